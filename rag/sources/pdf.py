@@ -1,0 +1,112 @@
+"""PDF with a text layer: text in reading order, page furniture removed, split words rejoined."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from rag.parsing import labels as L
+from rag.records import ParsedDocument, sha256_bytes
+from rag.sources.base import SourceError, load_sidecar
+from rag.sources.text import parse_text
+
+_PAGE_NO = re.compile(r"^[-－―‐ー（(]?\s*[pPｐＰ]?\.?\s*[0-9０-９]{1,4}\s*[-－―‐ー）)]?$|^[0-9０-９]{1,4}\s*[/／]\s*[0-9０-９]{1,4}$|^第?\s*[0-9０-９]{1,4}\s*(頁|ページ)$")
+_TERMINAL = set("。．！？!?」』）)〕】］]>＞～〜:：")
+_DIGITS = re.compile(r"[0-9０-９]+")
+_MARGIN = 0.09  # top/bottom fraction of the page treated as header/footer zone
+
+
+class PdfReader:
+    name = "pdf"
+
+    def accepts(self, path: Path, head: bytes) -> bool:
+        return path.suffix.lower() == ".pdf" or head.startswith(b"%PDF-")
+
+    def read(self, path: Path) -> ParsedDocument:
+        path = Path(path)
+        data = path.read_bytes()
+        if not data.startswith(b"%PDF-"):
+            raise SourceError(f"{path.name}: not a PDF (no %PDF- header)")
+        text, warnings = pdf_to_text(path)
+        if not text.strip():
+            raise SourceError(f"{path.name}: PDF has no text layer (scanned image?); OCR is not supported")
+        doc = parse_text(text, path, self.name, sha256_bytes(data), load_sidecar(path))
+        doc.warnings[:0] = warnings
+        return doc
+
+
+def _page_lines(page) -> list[dict]:
+    try:
+        lines = page.extract_text_lines(layout=False, strip=True, return_chars=False)
+    except TypeError:  # older pdfplumber
+        lines = page.extract_text_lines()
+    return [ln for ln in lines if ln.get("text", "").strip()]
+
+
+def pdf_to_text(path: Path) -> tuple[str, list[str]]:
+    import pdfplumber
+
+    try:
+        pdf = pdfplumber.open(str(path))
+    except Exception as e:
+        raise SourceError(f"{path.name}: broken PDF: {type(e).__name__}: {e}".splitlines()[0]) from e
+    with pdf:
+        pages = []
+        for page in pdf.pages:
+            lines = _page_lines(page)
+            lines.sort(key=lambda ln: (round(ln["top"] / 3), ln["x0"]))
+            pages.append((float(page.height), float(page.width), lines))
+    # header/footer candidates: lines in the margins repeating on 2+ pages (digits ignored), or page numbers
+    rep = Counter()
+    for h, w, lines in pages:
+        seen = set()
+        for ln in lines:
+            if ln["top"] < h * _MARGIN or ln["bottom"] > h * (1 - _MARGIN):
+                seen.add(_DIGITS.sub("#", ln["text"].strip()))
+        rep.update(seen)
+    removed = 0
+    page_texts: list[list[tuple[str, float, float]]] = []
+    for h, w, lines in pages:
+        kept = []
+        for ln in lines:
+            t = ln["text"].strip()
+            in_margin = ln["top"] < h * _MARGIN or ln["bottom"] > h * (1 - _MARGIN)
+            if in_margin and (_PAGE_NO.match(t) or (len(pages) > 1 and rep[_DIGITS.sub("#", t)] >= 2)):
+                removed += 1
+                continue
+            kept.append((t, float(ln["x0"]), float(ln["x1"])))
+        page_texts.append(kept)
+    # right edge of full lines (to tell a wrapped line from the end of a paragraph)
+    right = max((x1 for p in page_texts for _, _, x1 in p), default=0.0)
+    out: list[str] = []
+    joined = 0
+    prev_full = False
+    for p in page_texts:
+        for li, (t, x0, x1) in enumerate(p):
+            if out and _continues(out[-1], t, prev_full):
+                out[-1] = out[-1] + t
+                if li == 0:
+                    joined += 1
+            else:
+                out.append(t)
+            prev_full = x1 >= right - 14  # within about one character of the right margin
+    warnings = []
+    if removed:
+        warnings.append(f"removed {removed} header/footer/page-number line(s)")
+    if joined:
+        warnings.append(f"joined {joined} line(s) across page breaks")
+    return "\n".join(out) + "\n", warnings
+
+
+
+
+def _continues(prev: str, nxt: str, prev_full: bool) -> bool:
+    """Is `nxt` the continuation of the wrapped line `prev`?"""
+    if not prev_full or not prev or prev[-1] in _TERMINAL:
+        return False
+    if nxt[:1] in L.MARKERS or L.match_marker_label(nxt) or L.match_alone_label(nxt) or L.match_colon_label(nxt):
+        return False
+    if L.match_marker_label(prev) and len(prev) < 30:
+        return False
+    return True
