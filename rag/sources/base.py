@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.errors import RagError
 from rag.records import ParsedDocument
 
 
-class SourceError(Exception):
+class SourceError(RagError):
     """Bad input: the message is a clear one-line reason."""
 
 
@@ -36,7 +37,7 @@ def load_sidecar(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(sp.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SourceError(f"{sp.name}: broken sidecar JSON: {e}".splitlines()[0]) from e
+        raise SourceError(f"{Path(path).name}: broken sidecar {sp.name}: {e}".splitlines()[0]) from e
     if not isinstance(data, dict):
-        raise SourceError(f"{sp.name}: sidecar must be a JSON object")
+        raise SourceError(f"{Path(path).name}: sidecar {sp.name} must be a JSON object")
     return data

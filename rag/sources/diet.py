@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.parsing import labels as L
-from rag.parsing.turns import STAGE_INLINE, STAGE_LINE, SEPARATOR, is_procedural, meeting_id
+from rag.parsing.turns import AGENDA, SEPARATOR, STAGE_INLINE, STAGE_LINE, is_procedural, meeting_id
 from rag.records import Meeting, ParsedDocument, Segment, SegmentKind, SpeakerKind, Turn, sha256_bytes
 from rag.sources.base import SourceError, load_sidecar
 from rag.sources.encoding import decode
@@ -115,6 +115,7 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
         speeches = [s for s in rec.get("speechRecord") or [] if isinstance(s, dict)]
         speeches.sort(key=lambda s: int(s.get("speechOrder") or 0))
         order = 0
+        agenda: str | None = None
         for sp in speeches:
             speech = (sp.get("speech") or "").replace("\r\n", "\n").replace("\r", "\n")
             if not speech.strip():
@@ -136,8 +137,9 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
             else:
                 body_start = s0
             pieces: list[tuple[int, int]] = []
-            _speech_pieces(speech, s0, body_start, e0, pieces, segments, mid)
+            new_agenda = _speech_pieces(speech, s0, body_start, e0, pieces, segments, mid)
             if not pieces:
+                agenda = new_agenda or agenda
                 continue
             order += 1
             full = "".join(parts)
@@ -152,7 +154,11 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
                 speaker_group=sp.get("speakerGroup") or None,
                 kind=_kind(sp, label),
                 url=sp.get("speechURL") or None,
+                agenda=agenda,
             )
+            agenda = new_agenda or agenda
+            if agenda and agenda not in meetings[-1].agenda:
+                meetings[-1].agenda.append(agenda)
             t.procedural = is_procedural(t)
             turns.append(t)
     text = "".join(parts)
@@ -162,7 +168,10 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
     return ParsedDocument(path.name, str(path), "diet-json", text, content_hash, meetings, turns, segments, warnings)
 
 
-def _speech_pieces(speech: str, s0: int, start: int, end: int, pieces: list, segments: list, mid: str) -> None:
+def _speech_pieces(speech: str, s0: int, start: int, end: int, pieces: list, segments: list, mid: str) -> str | None:
+    """Speech lines -> pieces; separators, stage directions and agenda lines (日程第一…) -> segments.
+    Returns the last agenda heading seen (it applies to the following speeches)."""
+    agenda = None
     pos = start
     for line in speech[start - s0 : end - s0].split("\n"):
         a, b = pos, pos + len(line)
@@ -178,6 +187,10 @@ def _speech_pieces(speech: str, s0: int, start: int, end: int, pieces: list, seg
         if STAGE_LINE.match(st):
             segments.append(Segment(SegmentKind.STAGE_DIRECTION, ls, le, st, mid))
             continue
+        if a != start and st.startswith("日程第") and AGENDA.match(st) and not st.endswith("。"):
+            segments.append(Segment(SegmentKind.AGENDA_HEADING, ls, le, st, mid))
+            agenda = st
+            continue
         cur = ls
         for m in STAGE_INLINE.finditer(line):
             x, y = a + m.start(), a + m.end()
@@ -185,6 +198,7 @@ def _speech_pieces(speech: str, s0: int, start: int, end: int, pieces: list, seg
             segments.append(Segment(SegmentKind.STAGE_DIRECTION, x, y, speech[x - s0 : y - s0], mid))
             cur = y
         _piece(speech, s0, cur, le, pieces)
+    return agenda
 
 
 def _piece(speech: str, s0: int, a: int, b: int, pieces: list) -> None:

@@ -72,7 +72,7 @@ def decode(data: bytes, name: str = "") -> tuple[str, str]:
         best = None
     if best is not None and best.encoding:
         text = str(best)
-        if _score(text) > 0.15 or (not _JA.search(text) and text.isprintable() is not None and _score(text) >= 0):
-            if text.count("\ufffd") == 0:
-                return text, best.encoding
+        ascii_ok = sum(1 for c in text if c.isascii() and (c.isprintable() or c in "\r\n\t")) >= 0.95 * max(1, len(text))
+        if (_score(text) > 0.15 or ascii_ok) and "\ufffd" not in text:
+            return text, best.encoding
     raise SourceError(f"{name}: undecodable bytes (not UTF-8, Shift_JIS/CP932 or EUC-JP)")

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS meetings (
     content_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a removed turn's id must not come back
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
     ord INTEGER NOT NULL,
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_meeting ON turns(meeting_id, ord);
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,            -- the id FAISS and BM25 know
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the id FAISS and BM25 know; never reused, since removals
+                                           -- reach FAISS only at commit
     turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
     start INTEGER NOT NULL, end INTEGER NOT NULL,   -- offsets in the turn text
     tokens TEXT NOT NULL               -- keyword tokens, space separated

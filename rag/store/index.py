@@ -13,12 +13,13 @@ any point leaves the previous generation as it was.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -145,6 +146,7 @@ class IndexWriter:
     def add(self, key: str, fingerprint: str, parsed: ParsedDocument) -> int:
         """Add (or replace) a document; returns the number of turns. Embedding happens in embed_pending()."""
         self._remove_key(key)
+        parsed = _scoped_meeting_ids(key, parsed)
         _, turn_ids = self.catalog.add_document(key, fingerprint, parsed)
         meetings = {m.id: m for m in parsed.meetings}
         for turn_id, turn in zip(turn_ids, parsed.turns):
@@ -242,6 +244,16 @@ class IndexWriter:
     def __exit__(self, exc_type, *_: object) -> None:
         if exc_type is not None or self.tmp.exists():
             self.abort()
+
+
+def _scoped_meeting_ids(key: str, parsed: ParsedDocument) -> ParsedDocument:
+    """Meeting ids unique across the index: two files of the same name in different folders must not collide."""
+    ids = {m.id: hashlib.sha1(f"{key}\0{m.id}".encode()).hexdigest()[:16] for m in parsed.meetings}
+    return replace(
+        parsed,
+        meetings=[replace(m, id=ids[m.id]) for m in parsed.meetings],
+        turns=[replace(t, meeting_id=ids.get(t.meeting_id, t.meeting_id)) for t in parsed.turns],
+    )
 
 
 def _fsync_file(path: Path) -> None:

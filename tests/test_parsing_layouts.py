@@ -1,0 +1,126 @@
+"""One fixture per layout (tests/fixtures/parsing/), each checked with the coverage invariant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.parsing.coverage import coverage_problems
+from rag.records import SegmentKind, SpeakerKind
+from rag.sources import parse_path
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "parsing"
+ALL = sorted(p.name for p in FIX.iterdir() if p.is_file() and not p.name.endswith(".meta.json"))
+
+
+def speech(d) -> str:
+    return "\n".join(t.text for t in d.turns)
+
+
+def seg_texts(d, kind) -> list[str]:
+    return [g.text for g in d.segments if g.kind is kind]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fixture_coverage(name):
+    d = parse_path(FIX / name)
+    assert coverage_problems(d) == []
+    assert d.turns
+    mids = {m.id for m in d.meetings}
+    for t in d.turns:
+        assert t.meeting_id in mids and t.text == "\n".join(d.text[s:e] for s, e in t.pieces)
+    for m in d.meetings:
+        orders = [t.order for t in d.turns if t.meeting_id == m.id]
+        assert orders == list(range(1, len(orders) + 1))
+
+
+def test_verbatim_plenary():
+    d = parse_path(FIX / "verbatim_plenary.txt")
+    assert [t.speaker for t in d.turns] == [
+        "議長（山田太郎君）", "１８番（鈴木花子君）", "市長（田中　一）", "総務部長", "（山田はなこ議長）",
+        "さとう一郎議長", "関谷 博君", "市民部長(木村　三郎君)", "議長（山田太郎君）"]
+    by = {t.speaker: t for t in d.turns}
+    assert (by["１８番（鈴木花子君）"].speaker_name, by["１８番（鈴木花子君）"].kind) == ("鈴木花子", SpeakerKind.MEMBER)
+    assert (by["市長（田中　一）"].speaker_name, by["市長（田中　一）"].speaker_role) == ("田中一", "市長")
+    assert by["市長（田中　一）"].kind is SpeakerKind.EXECUTIVE
+    assert (by["総務部長"].speaker_name, by["総務部長"].speaker_role) == (None, "総務部長")
+    assert (by["（山田はなこ議長）"].speaker_name, by["（山田はなこ議長）"].kind) == ("山田はなこ", SpeakerKind.CHAIR)
+    assert (by["さとう一郎議長"].speaker_name, by["さとう一郎議長"].speaker_role) == ("さとう一郎", "議長")
+    assert by["関谷 博君"].speaker_name == "関谷博" and by["関谷 博君"].text.startswith("住民サービスの向上")
+    assert by["市民部長(木村　三郎君)"].text == "令和８年度から本庁で始める予定でございます。"
+    assert d.turns[0].procedural and d.turns[4].procedural and not d.turns[1].procedural
+    s = speech(d)
+    for junk in ("拍手", "登壇", "呼ぶ者あり", "午前１１時３０分休憩", "午後２時１５分散会", "出席議員", "◇"):
+        assert junk not in s
+    assert "〔「そうだ」と呼ぶ者あり〕" in seg_texts(d, SegmentKind.STAGE_DIRECTION)
+    assert "〔登壇〕" in seg_texts(d, SegmentKind.STAGE_DIRECTION)
+    assert "（拍手）" in seg_texts(d, SegmentKind.STAGE_DIRECTION)
+    assert "午前１１時３０分休憩" in seg_texts(d, SegmentKind.PROCEDURE)
+    assert any("◇" in x for x in seg_texts(d, SegmentKind.SEPARATOR))
+    m = d.meetings[0]
+    assert (m.body, m.name, m.date, m.source) == ("山田市議会", "令和７年第２回定例会（第３号）", "2025-05-28", "https://example.jp/minutes/3")
+    # the three circle markers ○ ◯ 〇 (different code points) all open turns
+    marks = [g.text[0] for g in d.segments if g.kind is SegmentKind.SPEAKER_LABEL]
+    assert {"○", "◯", "〇", "◎", "◆", "◇"} <= set(marks)
+
+
+def test_summary_colon_and_alone():
+    d = parse_path(FIX / "summary_colon.txt")
+    assert [t.speaker for t in d.turns] == ["会長", "事務局", "委員", "事務局", "委員長", "委員", "事務局"]
+    assert d.turns[0].kind is SpeakerKind.CHAIR
+    assert d.turns[3].text == "昨年度は全申請の約25%であった。\nまた、今年度は30%を目標としている。"
+    assert d.turns[4].text == "副会長の意見を伺いたい。"
+    assert d.turns[-1].agenda == "議題2 その他" and d.turns[0].agenda == "議題1 デジタル推進計画について"
+    assert d.meetings[0].date == "2024-07-05"
+    assert "お問い合わせ先" not in speech(d) and "電話番号" not in speech(d)
+
+
+def test_no_speakers_fallback():
+    d = parse_path(FIX / "no_speakers.txt")
+    assert all(t.speaker == "不明" and t.kind is SpeakerKind.UNKNOWN for t in d.turns)
+    assert any("no speaker labels" in w for w in d.warnings)
+
+
+def test_html():
+    d = parse_path(FIX / "minutes.html")
+    assert d.format == "html"
+    assert [(t.speaker, t.text) for t in d.turns] == [
+        ("委員", "オンライン申請の利用率を教えてほしい。"),
+        ("事務局", "昨年度は約25%であった。"),
+        ("委員長", "本日の議事は以上とする。"),
+    ]
+    for junk in ("くらし", "トップへ", "偽物", "サイドバー", "Copyright", "ホーム", "スクリプト"):
+        assert junk not in d.text
+    assert d.meetings[0].date == "2024-04-12" and d.meetings[0].name == "令和6年第1回 山田市DX推進委員会"
+
+
+def test_diet_meeting_level():
+    d = parse_path(FIX / "diet_meeting.json")
+    assert d.format == "diet-json"
+    (m,) = d.meetings
+    assert (m.body, m.name, m.date) == ("衆議院", "本会議 第3号", "2024-01-30")
+    assert [t.speaker for t in d.turns] == ["議長（額賀福志郎君）", "議長（額賀福志郎君）", "泉健太君", "内閣総理大臣（岸田文雄君）"]
+    izumi = d.turns[2]
+    assert (izumi.speaker_name, izumi.speaker_group, izumi.kind) == ("泉健太", "立憲民主党・無所属", SpeakerKind.MEMBER)
+    assert izumi.text.startswith("立憲民主党の泉健太です。") and "拍手" not in izumi.text and "○" not in izumi.text
+    assert izumi.url == "https://kokkai.ndl.go.jp/txt/121105254X00320240130/3"
+    pm = d.turns[3]
+    assert (pm.speaker_name, pm.speaker_role, pm.kind) == ("岸田文雄", "内閣総理大臣", SpeakerKind.EXECUTIVE)
+    assert d.turns[0].kind is SpeakerKind.CHAIR and d.turns[0].procedural
+    assert izumi.agenda == "日程第一　国務大臣の演説に対する質疑"
+    front = seg_texts(d, SegmentKind.FRONT_MATTER)
+    assert front and front[0].startswith("令和六年一月三十日") and "議事日程" not in speech(d)
+    assert "〔泉健太君登壇〕" in seg_texts(d, SegmentKind.STAGE_DIRECTION)
+
+
+def test_diet_speech_level_several_meetings():
+    d = parse_path(FIX / "diet_speech.json")
+    assert [(m.body, m.name, m.date) for m in d.meetings] == [
+        ("参議院", "予算委員会 第2号", "2024-03-04"), ("衆議院", "総務委員会 第5号", "2024-04-11")]
+    m1 = [t for t in d.turns if t.meeting_id == d.meetings[0].id]
+    assert [t.speaker for t in m1] == ["山田花子君", "国務大臣（河野太郎君）"]  # ordered by speechOrder
+    assert m1[1].speaker_role == "国務大臣（デジタル大臣）" and m1[1].kind is SpeakerKind.EXECUTIVE
+    chair = [t for t in d.turns if t.meeting_id == d.meetings[1].id][0]
+    assert chair.kind is SpeakerKind.CHAIR and chair.procedural and chair.text == "次に、鈴木一郎君。"
+    assert d.meetings[0].source == "https://kokkai.ndl.go.jp/txt/121304024X00220240304"

@@ -1,0 +1,204 @@
+"""The chat UI in a real browser: Playwright driving Debian's chromium (`make browser`).
+
+One app subprocess and one browser for the whole module (see ui_app_server in conftest.py).
+Screenshots go to artifacts/ (git-ignored): ui-answer.png, ui-phone.png, ui-xss.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ANSWER_TIMEOUT = 120_000  # ms; two shared CPU cores
+
+
+def _chromium() -> str:
+    path = os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("chromium is missing: the browser tests need Debian's chromium. Install it with `make browser` "
+                    "(or `sudo apt-get install chromium`), or point RAG_CHROMIUM at a Chromium binary.",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ui_browser():
+    exe = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(ui_browser, ui_app_server):
+    ctx = ui_browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    pg = ctx.new_page()
+    pg.dialogs = []  # any alert() would be an injected script running
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(ui_app_server["url"])
+    pg.wait_for_selector("#question textarea", timeout=60_000)
+    yield pg
+    ctx.close()
+
+
+def ask(pg, question: str) -> None:
+    before = pg.locator("#chat .message").count()
+    pg.fill("#question textarea", question)
+    pg.click("#send")
+    pg.wait_for_function(
+        "n => document.querySelectorAll('#chat .message').length >= n + 2", arg=before, timeout=ANSWER_TIMEOUT)
+    pg.wait_for_selector("#citations .cite-card, #citations .cite-empty", timeout=ANSWER_TIMEOUT)
+    pg.wait_for_timeout(300)
+
+
+def set_dropdown(pg, elem_id: str, value: str) -> None:
+    box = pg.locator(f"#{elem_id} input").first
+    box.click()
+    box.fill(value)
+    box.press("Enter")
+    pg.keyboard.press("Escape")
+
+
+def test_answer_with_citation_card_context_copy_and_export(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ask(page, "下関市は生成AIをどこで使えるようにしたのか")
+    card = page.locator('#citations .cite-card[data-speaker="総合政策部長(岸本芳郎君)"]').first
+    card.wait_for()
+    text = card.inner_text()
+    for want in ("下関市議会", "本会議", "令和6年9月18日", "総合政策部長", "岸本芳郎", "corpus"):
+        assert want in text, (want, text)
+    excerpt = card.locator(":scope > .cite-turn mark")
+    assert excerpt.count() == 1 and excerpt.inner_text().strip()
+    # the chat answer carries [n] markers that link to the cards
+    last = page.locator("#chat .message").last
+    assert re.search(r"\[\d\]", last.inner_text())
+    link = last.locator('a[href^="#cite-"]').first
+    target = link.get_attribute("href")
+    link.click()
+    assert page.locator(target).count() == 1
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+
+    # the turns before and after the cited one, in the same meeting
+    page.click("#show-context")
+    page.wait_for_selector("#context .ctx-turn.current", timeout=60_000)
+    assert page.locator("#context .ctx-turn").count() >= 2
+    assert page.locator("#context .ctx-turn.current mark").count() == 1
+    cite = page.locator("#cite-text textarea").input_value()
+    assert cite.startswith("「") and "）" in cite and "（" in cite, cite
+    assert page.locator("#citations button.copy-cite").count() >= 1
+
+    # export as Markdown
+    page.click("#export")
+    page.wait_for_function("() => (document.querySelector('#export-md')?.innerText || '').includes('## 出典')",
+                           timeout=60_000)
+    md = page.locator("#export-md").inner_text()
+    assert "## 質問" in md and "下関市は生成AIをどこで使えるようにしたのか" in md
+    assert "総合政策部長(岸本芳郎君)" in md and "引用: 「" in md and "令和6年9月18日" in md
+    page.locator("#export-file a").first.wait_for(timeout=30_000)
+
+    # follow-up in the same conversation, then a new conversation
+    ask(page, "その研修は？")
+    assert page.locator("#chat .message").count() >= 4
+    page.click("#new-chat")
+    page.wait_for_function("() => document.querySelectorAll('#chat .message').length === 0", timeout=30_000)
+    assert "引用はまだありません" in page.locator("#citations").inner_text()
+    assert not page.dialogs
+
+
+def test_filter_by_body_restricts_citations(page):
+    page.click("#filters button, #filters .label-wrap")
+    set_dropdown(page, "f-body", "長崎市")
+    ask(page, "生成AIの活用について")
+    bodies = page.locator("#citations .cite-card").evaluate_all("els => els.map(e => e.dataset.body)")
+    assert bodies and all(b == "長崎市" for b in bodies), bodies
+    assert "絞り込み: 団体=長崎市" in page.locator("#chat .message").last.inner_text()
+    # a bad date is explained, not sent
+    page.fill("#f-since textarea, #f-since input", "2024/13/01")
+    ask_box = page.locator("#chat .message").count()
+    page.fill("#question textarea", "生成AI")
+    page.click("#send")
+    page.wait_for_function("n => document.querySelectorAll('#chat .message').length >= n + 2", arg=ask_box,
+                           timeout=60_000)
+    assert "YYYY-MM-DD" in page.locator("#chat .message").last.inner_text()
+
+
+def test_minutes_markup_is_shown_as_text(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("window.__pwned = false")
+    ask(page, "ペンギン保護条例はいつ施行されたか")
+    card = page.locator('#citations .cite-card[data-body="テスト市議会"]').first
+    card.wait_for()
+    shown = page.locator("#citations").inner_text()
+    assert "<script>alert(1)</script>" in shown and "<b>x</b>" in shown, shown
+    chat_text = page.locator("#chat .message").last.inner_text()
+    assert "<b>x</b>" in chat_text, chat_text
+    # nothing from the minutes became an element
+    for root in ("#citations", "#chat"):
+        assert page.locator(f"{root} script").count() == 0
+        assert page.locator(f"{root} b", has_text=re.compile(r"^x$")).count() == 0
+        assert page.locator(f'{root} a[href^="javascript"]').count() == 0
+    page.click("#show-context")
+    page.wait_for_selector("#context .ctx-turn.current", timeout=60_000)
+    assert "<script>alert(1)</script>" in page.locator("#context").inner_text()
+    assert page.locator("#context script, #context b").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-xss.png"), full_page=True)
+    assert not page.dialogs and page.evaluate("window.__pwned") is False
+
+
+def _stat(page, label: str) -> int:
+    page.get_by_role("tab", name="索引の状態").click()
+    page.click("#refresh-stats")
+    page.wait_for_timeout(800)
+    m = re.search(label + r"\s*\|?\s*(\d+)", page.locator("#stats").inner_text())
+    assert m, page.locator("#stats").inner_text()
+    return int(m.group(1))
+
+
+def test_upload_is_counted_in_index_state(page, tmp_path):
+    docs_before = _stat(page, "文書数")
+    good = tmp_path / "upload_minutes.txt"
+    good.write_text("○議長(佐藤花子君)\nただいまから会議を開きます。\n○企画部長(田中次郎君)\n"
+                    "カワウソ観光推進計画の進捗について答弁いたします。計画は順調に進んでおります。\n", encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    page.get_by_role("tab", name="会議録の追加").click()
+    page.locator("#upload-files input[type=file]").set_input_files([str(good), str(empty)])
+    page.wait_for_timeout(1500)
+    page.click("#upload-btn")
+    page.wait_for_function("() => (document.querySelector('#upload-result')?.innerText || '').includes('取り込み結果')",
+                           timeout=180_000)
+    result = page.locator("#upload-result").inner_text()
+    assert "upload_minutes.txt" in result and "✅" in result, result
+    assert "empty.txt" in result and "空のファイル" in result, result
+    assert _stat(page, "文書数") == docs_before + 1
+    assert "upload_minutes.txt" in page.locator("#stats").inner_text()
+
+
+def test_phone_sized_window(ui_browser, ui_app_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx = ui_browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", is_mobile=True,
+                                 has_touch=True, device_scale_factor=2)
+    pg = ctx.new_page()
+    try:
+        pg.goto(ui_app_server["url"])
+        pg.wait_for_selector("#question textarea", timeout=60_000)
+        ask(pg, "長崎市のシステム標準化の移行期限はいつか")
+        pg.locator("#citations .cite-card").first.wait_for()
+        width = pg.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390 + 2, f"horizontal scrolling on a phone: page is {width}px wide"
+        box = pg.locator("#citations .cite-card").first.bounding_box()
+        assert box and box["width"] <= 390, box
+        pg.screenshot(path=str(ARTIFACTS / "ui-phone.png"), full_page=True)
+    finally:
+        ctx.close()
