@@ -32,11 +32,12 @@ $(INDEX)/CURRENT: | setup
 run: setup $(INDEX)/CURRENT
 	$(PY) -m rag serve --index $(INDEX)
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download),
+# and a Japanese font so screenshots show text rather than boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi ipa; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	  else echo "chromium or fonts-ipafont-gothic is missing: run 'sudo apt-get install chromium fonts-ipafont-gothic'"; exit 1; fi; }
 
 setup-test: setup $(VENV)/.deps-test browser
 

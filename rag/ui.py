@@ -53,7 +53,7 @@ CSS = """
 .cite-src {color:var(--body-text-color-subdued, #57606a); font-size:0.85em; margin-top:6px; overflow-wrap:anywhere;}
 .copy-cite {font-size:0.85em; border:1px solid #d0d7de; border-radius:6px; padding:1px 8px; cursor:pointer;
             background:var(--button-secondary-background-fill, #f6f8fa); font-weight:400;}
-#context {max-height:32em; overflow:auto;}
+.ctx-box {max-height:32em; overflow:auto; border:1px solid #d0d7de; border-radius:8px; padding:4px 8px;}
 .ctx-head {font-weight:600; margin:4px 0;}
 .ctx-turn {border-left:3px solid #d0d7de; padding:2px 0 2px 8px; margin:6px 0; white-space:pre-wrap;
            overflow-wrap:anywhere; line-height:1.6;}
@@ -171,9 +171,9 @@ def citation_cards(a: dict[str, Any]) -> str:
         text = c["text"]
         qs, qe = int(c["quote_start"]), int(c["quote_end"])
         who = [c.get("speaker") or "不明"]
-        if c.get("speaker_name"):
+        if c.get("speaker_name") and c["speaker_name"] != c.get("speaker"):
             who.append(f"氏名: {c['speaker_name']}")
-        if c.get("speaker_role"):
+        if c.get("speaker_role") and c["speaker_role"] != c.get("speaker"):
             who.append(f"役職: {c['speaker_role']}")
         who.append(KIND_LABELS.get(c.get("speaker_kind") or "unknown", c.get("speaker_kind") or ""))
         meta = [("団体", c.get("body") or "—"), ("会議", c.get("meeting") or "—"),
@@ -217,7 +217,7 @@ def context_html(rows: list[tuple[int, Any, Any]], current: int, quote: tuple[in
             body = html.escape(text)
         label = f"{t.order}. {t.speaker}" + (f"（{t.agenda}）" if t.agenda and turn_id == current else "")
         out.append(f'<div class="{cls}" data-order="{int(t.order)}"><span class="ctx-who">{_e(label)}</span>{body}</div>')
-    return "\n".join(out)
+    return '<div class="ctx-box">' + "\n".join(out) + "</div>"
 
 
 def export_markdown(a: dict[str, Any], filters_note: str = "") -> str:
@@ -422,7 +422,8 @@ def build_app(settings: Settings, pipeline=None):
                 gr.update(choices=choices, value=choices[0][1] if choices else None), "")
 
     def new_conversation():
-        return ([], {}, NO_CITATIONS, gr.update(choices=[], value=None), "", "", "", None)
+        return ([], {}, NO_CITATIONS, gr.update(choices=[], value=None), "", "", gr.update(value="", visible=False),
+                gr.update(value=None, visible=False))
 
     def show_context(choice, span: float, state: dict):
         a = (state or {}).get("answer")
@@ -456,11 +457,11 @@ def build_app(settings: Settings, pipeline=None):
     def export(state: dict):
         a = (state or {}).get("answer")
         if not a:
-            return "（書き出す回答がありません。先に質問してください。）", None
+            return gr.update(value="（書き出す回答がありません。先に質問してください。）", visible=True), None
         md = export_markdown(a, state.get("filters", ""))
         out = Path(tempfile.mkdtemp(prefix="rag-export-")) / f"kaigiroku-answer-{time.strftime('%Y%m%d-%H%M%S')}.md"
         out.write_text(md, encoding="utf-8")
-        return md, str(out)
+        return gr.update(value=md, visible=True), gr.update(value=str(out), visible=True)
 
     def _check_upload(src: Path, name: str) -> str | None:
         """Why an uploaded file is refused, or None."""
@@ -609,8 +610,8 @@ def build_app(settings: Settings, pipeline=None):
                         ctx = gr.HTML("", elem_id="context")
                         exp_btn = gr.Button("回答と出典をMarkdownで書き出す", elem_id="export")
                         exp_md = gr.Code(label="書き出し（Markdown）", language="markdown", elem_id="export-md",
-                                         interactive=False)
-                        exp_file = gr.File(label="ダウンロード", elem_id="export-file", interactive=False)
+                                         interactive=False, visible=False)
+                        exp_file = gr.File(label="ダウンロード", elem_id="export-file", interactive=False, visible=False)
             with gr.Tab("会議録の追加", id="upload"):
                 gr.Markdown(f"会議録ファイルを索引に追加します。対応形式: テキスト（.txt）、HTML（.html/.htm）、PDF（.pdf）、"
                             f"国会会議録検索システム API の JSON（.json）。1ファイル {MAX_UPLOAD_MB} MB まで、"

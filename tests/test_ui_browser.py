@@ -136,13 +136,13 @@ def test_filter_by_body_restricts_citations(page):
 def test_minutes_markup_is_shown_as_text(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.__pwned = false")
-    ask(page, "ペンギン保護条例はいつ施行されたか")
+    ask(page, "ペンギン保護条例 <b>x</b> <script>alert(3)</script> はいつ施行されたか")
     card = page.locator('#citations .cite-card[data-body="テスト市議会"]').first
     card.wait_for()
     shown = page.locator("#citations").inner_text()
     assert "<script>alert(1)</script>" in shown and "<b>x</b>" in shown, shown
-    chat_text = page.locator("#chat .message").last.inner_text()
-    assert "<b>x</b>" in chat_text, chat_text
+    asked = page.locator("#chat").inner_text()  # the user's own markup, shown as typed
+    assert "<b>x</b>" in asked and "<script>alert(3)</script>" in asked, asked
     # nothing from the minutes became an element
     for root in ("#citations", "#chat"):
         assert page.locator(f"{root} script").count() == 0

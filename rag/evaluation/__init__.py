@@ -12,8 +12,10 @@ retrieval only). See eval/README.md.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -173,11 +175,12 @@ def run_retrieval_matrix(set_path: Path, questions, settings: Settings, cfg: dic
         folder = ensure_index(settings, emb, corpus, context, tokenizer, out / f"index-{context}-{tokenizer}", log,
                               reuse="corpus" not in cfg)
         pipe = Pipeline(settings.with_overrides(index_dir=folder), embedder=emb)
+        where = f"{folder} (manifest: {json.dumps(asdict(pipe.index.manifest), ensure_ascii=False)})"
         results = evaluate(pipe, questions, k, answers=False, log=lambda s: None)
         modes = MODES if tokenizer == "both" else ("keyword", "hybrid")
         for mode in modes:
             name = f"{mode}/{context}" + ("" if tokenizer == "both" else f"/{tokenizer}")
-            add(name, results, mode, context, tokenizer, str(folder))
+            add(name, results, mode, context, tokenizer, where)
         pipe.index.close()
     stamp = {"label": "all-retrieval", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": cfg,
              "model": settings.model, "embedding_model": emb.model_id}

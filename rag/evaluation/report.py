@@ -43,10 +43,12 @@ def _stamp_lines(stamp: dict[str, Any]) -> list[str]:
     man = idx.get("manifest") or {}
     code = stamp.get("code") or {}
     qs = stamp.get("question_set") or {}
+    extra = ", ".join(f"{key} {stamp[key]}" for key in ("retrieval", "abstain_below", "top_k")
+                      if stamp.get(key) is not None)
     lines = [
         f"* date: {stamp.get('date')}",
         f"* configuration: `{json.dumps(stamp.get('config') or {}, ensure_ascii=False)}`"
-        f" (retrieval {stamp.get('retrieval')}, abstain_below {stamp.get('abstain_below')})",
+        + (f" ({extra})" if extra else ""),
         f"* embedding model: {stamp.get('embedding_model')} (configured as `{stamp.get('model')}`)",
         f"* code: git {code.get('git')}, rag {code.get('rag_version')}",
         f"* question set: {qs.get('path')} ({qs.get('questions')} questions, sha256 {str(qs.get('sha256'))[:12]}…)",
