@@ -29,6 +29,16 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
                    help=f"where the converted default model is kept (env RAG_MODEL_CACHE, default {d.model_cache})")
 
 
+def _answer_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("answer mode (default: extractive quotes, no LLM)")
+    g.add_argument("--answer-mode", choices=["extractive", "openai-like", "ollama", "gguf"], default=None,
+                   help="env RAG_ANSWER_MODE")
+    g.add_argument("--llm-model", default=None,
+                   help="model name on the server, or a .gguf path for gguf mode (env RAG_LLM_MODEL)")
+    g.add_argument("--llm-base-url", default=None,
+                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (env RAG_LLM_BASE_URL)")
+
+
 def _filter_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("filters (applied before ranking)")
     g.add_argument("--body", help="body name contains, e.g. 長崎市")
@@ -60,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, default=None, help="how many turns to cite at most (env RAG_TOP_K)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _filter_args(p)
+    _answer_args(p)
     _settings_args(p)
 
     p = sub.add_parser("parse", help="show how a minutes file is parsed into meetings and turns")
@@ -89,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--host", default=None, help="address to bind (env RAG_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (env RAG_PORT, default 7860)")
+    _answer_args(p)
     _settings_args(p)
     return ap
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from rag.config import Settings
 from rag.errors import BadQuestion
@@ -64,32 +64,50 @@ class Pipeline:
         def neighbours(turn_id: int) -> list[Hit]:
             return [Hit(i, t, m, 0.0) for i, t, m in self.retriever.context(turn_id, before=1, after=0)]
 
-        return ExtractiveAnswerer(
-            lambda texts: self.embedder.embed_passages(texts, batch_size=32), neighbours=neighbours
+        extractive = ExtractiveAnswerer(
+            lambda texts: self.embedder.embed_passages(texts, batch_size=16), neighbours=neighbours
         )
+        if self.settings.answer_mode == "extractive":
+            return extractive
+        from rag.answering.llm import make_llm_answerer  # raises LLMError (a RagError) on bad configuration
+
+        return make_llm_answerer(self.settings, fallback=extractive)
 
     def reload(self) -> None:
         """Pick up a new index generation (after an ingest)."""
         with self._lock:
-            if self._index is not None:
-                self._index.close()
+            # questions already running keep the old generation (closed when garbage-collected)
             self._index = self._retriever = None
 
     # ------------------------------------------------------------ the work
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(_check(question), k or self.settings.top_k, filters)
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None,
-            history: Sequence[str] = ()) -> Answer:
+    def _prepare(self, question: str, k: int | None, filters: Filters | None, history: Sequence[str]):
         question = _check(question)
-        query = search_query(question, history)
+        condense = getattr(self.answerer, "condense", None)  # LLM modes rewrite follow-ups with the LLM
+        query = condense(question, history) if (condense and history) else search_query(question, history)
         qvec = self.embedder.embed_query(query)
         hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
+        return question, hits, qvec
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None,
+            history: Sequence[str] = ()) -> Answer:
+        question, hits, qvec = self._prepare(question, k, filters, history)
         answer = self.answerer.answer(question, hits, history, query_vector=qvec)
-        if k:
+        if k and answer.mode == "extractive":  # an LLM's text refers to all its citations by number
             answer.citations = answer.citations[:k]
         return answer
 
+    def ask_stream(self, question: str, k: int | None = None, filters: Filters | None = None,
+                   history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Text deltas as an LLM writes them, then exactly one checked Answer (only that, in extractive mode)."""
+        question, hits, qvec = self._prepare(question, k, filters, history)
+        stream = getattr(self.answerer, "answer_stream", None)
+        if stream is None:
+            yield self.answerer.answer(question, hits, history, query_vector=qvec)
+            return
+        yield from stream(question, hits, history, query_vector=qvec)
 
 def search_query(question: str, history: Sequence[str]) -> str:
     """Extractive follow-ups carry the previous question's terms forward."""

@@ -396,30 +396,43 @@ def build_app(settings: Settings, pipeline=None):
         state = dict(state or {})
         message = (message or "").strip()
         if not message:
-            return chat, state, gr.update(), "", gr.update(), gr.update()
+            yield chat, state, gr.update(), "", gr.update(), gr.update()
+            return
         chat.append({"role": "user", "content": escape_md(message)})
         try:
             filters, note = parse_filters(body, meeting, since, until, speaker, kinds)
         except ValueError as e:
             chat.append({"role": "assistant", "content": f"⚠️ {escape_md(str(e))}"})
-            return chat, state, gr.update(), message, gr.update(), gr.update()
+            yield chat, state, gr.update(), message, gr.update(), gr.update()
+            return
         history = list(state.get("history", []))
+        a = None
         try:
             with rw.read():
-                a = pipe.ask(message, filters=filters, history=history).to_dict()
+                streamed = ""
+                for part in pipe.ask_stream(message, filters=filters, history=history):
+                    if isinstance(part, str):  # an LLM writing: show the text as it comes
+                        streamed += part
+                        yield (chat + [{"role": "assistant", "content": escape_md(streamed)}], state, gr.update(),
+                               "", gr.update(), gr.update())
+                    else:
+                        a = part.to_dict()
         except RagError as e:
             chat.append({"role": "assistant", "content": f"⚠️ エラー: {escape_md(str(e))}"})
-            return chat, state, gr.update(), "", gr.update(), gr.update()
+            yield chat, state, gr.update(), "", gr.update(), gr.update()
+            return
         except Exception as e:  # keep the session usable; details go to the server log
             log.error("ask failed: %s\n%s", e, traceback.format_exc())
             chat.append({"role": "assistant", "content": f"⚠️ 内部エラーが発生しました（{escape_md(type(e).__name__)}）。"
                                                          "もう一度お試しください。"})
-            return chat, state, gr.update(), message, gr.update(), gr.update()
+            yield chat, state, gr.update(), message, gr.update(), gr.update()
+            return
+        # the checked answer replaces what was streamed (markers renumbered, unsupported text flagged)
         chat.append({"role": "assistant", "content": answer_markdown(a, note)})
         state = {"history": history + [message], "answer": a, "filters": note}
         choices = [(f"[{c['n']}] {c['speaker']}", str(c["n"])) for c in _cards_of(a)]
-        return (chat, state, citation_cards(a), "",
-                gr.update(choices=choices, value=choices[0][1] if choices else None), "")
+        yield (chat, state, citation_cards(a), "",
+               gr.update(choices=choices, value=choices[0][1] if choices else None), "")
 
     def new_conversation():
         return ([], {}, NO_CITATIONS, gr.update(choices=[], value=None), "", "", gr.update(value="", visible=False),

@@ -24,6 +24,7 @@ from rag.store.keyword import bigrams
 ABSTAIN_BELOW = float(os.environ.get("RAG_ABSTAIN_BELOW", "0.84"))
 MAX_SENTENCES = 3
 MAX_PER_TURN = 2
+EXTRA_SENTENCES = 3  # per hit, beyond the matching chunk
 NEAR_BEST = 0.03  # further sentences must score within this of the best one
 
 _NUMBER_Q = re.compile(
@@ -85,18 +86,13 @@ class ExtractiveAnswerer:
 
     # ------------------------------------------------------------------ scoring
     def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None) -> list[_Sentence]:
-        cands = [
-            _Sentence(h, s, e)
-            for h in hits
-            for s, e in sentence_spans(h.turn.text)
-            if e - s >= 6
-        ]
+        q_grams = set(bigrams(question))
+        cands = [c for h in hits for c in _candidates(h, q_grams)]
         if not cands:
             return []
         vecs = self.embed_sentences([_text(c) for c in cands])
         q = qvec if qvec is not None else self.embed_sentences([question])[0]
         cos = vecs @ q
-        q_grams = set(bigrams(question))
         wants_number = bool(_NUMBER_Q.search(question))
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
@@ -132,6 +128,18 @@ class ExtractiveAnswerer:
             return None
         sents[i].cos = sents[i].score = float(vecs[i] @ q)
         return sents[i]
+
+
+def _candidates(hit: Hit, q_grams: set[str], extra: int = EXTRA_SENTENCES) -> list[_Sentence]:
+    """Sentences worth embedding: those of the chunk that matched, plus the few elsewhere in the
+    turn that share the most terms with the question (long answers run to dozens of sentences)."""
+    spans = [(s, e) for s, e in sentence_spans(hit.turn.text) if e - s >= 6]
+    inside = [(s, e) for s, e in spans if s < hit.piece_end and e > hit.piece_start]
+    if hit.piece_end <= hit.piece_start:
+        inside = spans
+    rest = [(s, e) for s, e in spans if (s, e) not in inside]
+    rest.sort(key=lambda se: -len(q_grams & set(bigrams(hit.turn.text[se[0]:se[1]]))))
+    return [_Sentence(hit, s, e) for s, e in sorted(inside + rest[:extra])]
 
 
 def _text(s: _Sentence) -> str:

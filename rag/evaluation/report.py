@@ -104,6 +104,13 @@ def render_markdown(report: dict[str, Any], results: Sequence[dict[str, Any]]) -
                   f"holds for t in [{fmt((sug.get('plateau') or [None])[0])}, {fmt((sug.get('plateau') or [None, None])[1])}]; "
                   "the middle of the widest best range is suggested). Computed from each answer's `confidence`: "
                   "abstaining below t answers exactly the questions with confidence ≥ t.", ""]
+        for lang, d in (report.get("sweep_by_language") or {}).items():
+            ls, la = d.get("suggestion") or {}, d.get("at_threshold") or {}
+            lines.append(f"* {'Japanese' if lang == 'ja' else 'English'} questions ({d['questions']}): suggested "
+                         f"{fmt(ls.get('threshold'))} (score {ls.get('score')}, range {ls.get('plateau')}); "
+                         f"configured: score {la.get('score')}, {la.get('wrong_abstention')} wrong abstentions, "
+                         f"{la.get('correct_abstention')} correct abstentions")
+        lines.append("")
         sweep = report["sweep"]
         shown = [r for i, r in enumerate(sweep) if i % 2 == 0 or r["threshold"] in (sug.get("threshold"),)]
         lines += _table(["t", "correct", "unsupported", "wrong abst.", "correct abst.", "wrong ans.", "score",

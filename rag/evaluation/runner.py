@@ -337,6 +337,17 @@ def build_report(results: Sequence[dict[str, Any]], k: int, mode: str | None, st
         report["sweep"] = sweep
         report["sweep_suggestion"] = M.suggest_threshold(sweep)
         report["abstain_below"] = abstain_below
+        # English questions score lower (cross-lingual similarity): their best threshold is reported apart
+        from rag.answering.base import is_english
+
+        by_lang = {}
+        for lang, pick in (("ja", lambda r: not is_english(r["question"])), ("en", lambda r: is_english(r["question"]))):
+            sub = [i for i, r in zip(items, results) if pick(r)]
+            if sub:
+                by_lang[lang] = {"questions": len(sub), "suggestion": M.suggest_threshold(M.threshold_sweep(sub)),
+                                 "at_threshold": M.threshold_sweep(sub, [abstain_below])[0]
+                                 if abstain_below is not None else None}
+        report["sweep_by_language"] = by_lang
         if abstain_below is not None:
             at = M.threshold_sweep(items, [abstain_below])[0]
             report["at_threshold"] = at
