@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also compare embedding runtimes (torch batch/threads/sorting, ONNX, OpenVINO, int8)")
     p.add_argument("--backends-only", action="store_true", help="only the embedding runtime comparison")
     p.add_argument("--backend-texts", type=int, default=None, help="passages for the runtime comparison (default all)")
+    p.add_argument("--variants", default=None,
+                   help="runtime comparison: only variants whose name contains one of these comma-separated words")
     p.add_argument("--workdir", type=Path, default=None, help="where the bench indexes go (default a temp folder)")
     p.add_argument("--json-out", type=Path, default=None, help="also write all figures as JSON here")
     p.add_argument("--report", type=Path, default=None, help="also write the markdown tables here")
@@ -397,7 +399,8 @@ def hnsw_recall(index, flat, hnsw, queries: list[dict[str, Any]]) -> dict[str, f
 
 
 # --------------------------------------------------------------------------- 4. embedding runtimes
-def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
+def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: Callable[[str], None],
+                   only: str | None = None) -> dict[str, Any]:
     """Throughput of embedding real chunks per runtime option, and agreement/hit@5 against the default."""
     import numpy as np
     import torch
@@ -480,6 +483,10 @@ def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: 
         st_embedder("openvino fp32 1 thread", backend="openvino",
                     model_kwargs={"ov_config": {"INFERENCE_NUM_THREADS": 1}})
 
+    if only:
+        words = [w.strip() for w in only.split(",") if w.strip()]
+        for name in [n for n in variants if not any(w in n for w in words)]:
+            del variants[name]
     # reference embeddings and passes, interleaved by round
     times: dict[str, list[float]] = {k: [] for k in variants}
     embs: dict[str, Any] = {}
@@ -499,6 +506,7 @@ def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: 
     one = "torch bs8 sorted 1 thread"
     out: dict[str, Any] = {"chunks": len(texts), "tokens": tokens, "rounds": rounds, "errors": errors, "rows": [],
                            "quality_chunks": len(all_texts), "questions": len(questions)}
+    one = one if one in variants else ref
     ref_s, one_s = statistics.median(times[ref]), statistics.median(times[one])
     torch.set_num_threads(1)  # quality does not depend on threads; 2 threads crawl on a loaded machine
     done: dict[int, tuple[Any, Any]] = {}
@@ -613,8 +621,11 @@ def _hit_at(qv, emb, chunks: list[tuple[str, str]], questions: list[dict[str, An
     turn_texts = [t for t, _ in chunks]
     turns_sq = [_squash(t) for t in turn_texts]
     scores = qv @ emb.T
-    hits = 0
+    hits = asked = 0
     for qi, q in enumerate(questions):
+        if not q.get("quote"):
+            continue  # a question without a gold quote (e.g. one the corpus cannot answer)
+        asked += 1
         seen: list[int] = []
         for ci in np.argsort(-scores[qi]):
             tt = turn_texts[ci]
@@ -625,13 +636,16 @@ def _hit_at(qv, emb, chunks: list[tuple[str, str]], questions: list[dict[str, An
                 break
         quote = _squash(q["quote"])
         hits += any(quote in turns_sq[ci] for ci in seen)
-    return hits / len(questions)
+    return hits / max(asked, 1)
 
 
 # --------------------------------------------------------------------------- report
 def render(results: dict[str, Any]) -> str:
-    parts = [f"## Benchmarks (`python -m rag bench`)\n\nRun {results['started']} on {results['machine']}; "
-             f"{results['queries']} queries × {results['rounds']} rounds, configurations interleaved query by query."]
+    head = f"## Benchmarks (`python -m rag bench`)\n\nRun {results['started']} on {results['machine']}"
+    if results.get("queries"):
+        head += (f"; {results['queries']} queries × {results['rounds']} rounds, "
+                 "configurations interleaved query by query")
+    parts = [head + "."]
     ing = results.get("ingest")
     if ing:
         parts.append(f"### Ingest (real sample corpus, real model, torch threads {results.get('torch_threads')}, "
@@ -751,7 +765,8 @@ def main(args: argparse.Namespace | list[str] | None = None, settings=None) -> i
             results["queries"] = 0
         if args.backends or args.backends_only:
             log("embedding runtimes ...")
-            results["backends"] = bench_backends(settings, corpus, args.backend_texts, 1 if quick else max(rounds, 3), log)
+            results["backends"] = bench_backends(settings, corpus, args.backend_texts, 1 if quick else max(rounds, 3), log,
+                                                args.variants)
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)

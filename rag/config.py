@@ -34,7 +34,7 @@ class Settings:
     top_k: int = field(default_factory=lambda: int(_env("RAG_TOP_K", "5")))
     # how new indexes are built (an existing index keeps what it was built with)
     keyword_tokenizer: str = field(default_factory=lambda: _env("RAG_KEYWORD_TOKENIZER", "both"))
-    context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "none"))
+    context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "full"))
     # retrieval: "hybrid" (default), "dense" or "keyword"
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
     batch_size: int = field(default_factory=lambda: int(_env("RAG_BATCH_SIZE", "8")))

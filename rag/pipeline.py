@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from rag.config import Settings
 from rag.errors import BadQuestion
 from rag.records import Answer, Hit
 from rag.store.catalog import Filters
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_QUESTION_CHARS = 2000
 # A follow-up that leans on the previous question ("その費用は？", "what about Sendai?")
@@ -62,16 +65,22 @@ class Pipeline:
         from rag.answering.extractive import ExtractiveAnswerer
 
         def neighbours(turn_id: int) -> list[Hit]:
-            return [Hit(i, t, m, 0.0) for i, t, m in self.retriever.context(turn_id, before=1, after=0)]
+            return [Hit(i, t, m, 0.0) for i, t, m in self.retriever.context(turn_id, before=1, after=1)]
 
-        extractive = ExtractiveAnswerer(
-            lambda texts: self.embedder.embed_passages(texts, batch_size=16), neighbours=neighbours
-        )
+        extractive = ExtractiveAnswerer(self.embedder.embed_query, self.sentence_vectors, neighbours=neighbours)
         if self.settings.answer_mode == "extractive":
             return extractive
         from rag.answering.llm import make_llm_answerer  # raises LLMError (a RagError) on bad configuration
 
         return make_llm_answerer(self.settings, fallback=extractive)
+
+    def sentence_vectors(self, turn_ids: list[int]) -> dict[int, list[tuple[int, int, "np.ndarray"]]]:
+        """Sentence spans of turns with the vectors stored for them at ingest."""
+        index = self.index
+        rows = index.catalog.sentences_of(turn_ids)
+        ids = [sid for spans in rows.values() for sid, _, _ in spans]
+        vecs = dict(zip(ids, index.sentences.get(ids)))
+        return {t: [(s, e, vecs[sid]) for sid, s, e in spans] for t, spans in rows.items()}
 
     def reload(self) -> None:
         """Pick up a new index generation (after an ingest)."""

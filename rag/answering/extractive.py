@@ -17,24 +17,34 @@ import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, nfkc, to_wareki
 from rag.records import Answer, Citation, Hit, SpeakerKind
-from rag.store.chunking import sentence_spans
 from rag.store.keyword import bigrams
 
 # Calibrated on eval/questions.jsonl (see eval/README.md): below this, abstain.
-ABSTAIN_BELOW = float(os.environ.get("RAG_ABSTAIN_BELOW", "0.84"))
+ABSTAIN_BELOW = float(os.environ.get("RAG_ABSTAIN_BELOW", "0.85"))
 MAX_SENTENCES = 3
 MAX_PER_TURN = 2
-EXTRA_SENTENCES = 3  # per hit, beyond the matching chunk
 NEAR_BEST = 0.03  # further sentences must score within this of the best one
+W_OVERLAP = 0.10  # weight of the question's character bigrams found in the sentence
+W_UNIT = 0.03
+ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English answerable questions (eval set)
+NUMBER_WINDOW = 5
+NO_FIGURE_CONFIDENCE = 0.0  # confidence when a figure is asked for and none is stated nearby  # how many of the best sentences must miss the figure asked for before abstaining  # a number question: bonus for a sentence holding a number of the unit asked for
 
-_NUMBER_Q = re.compile(
-    r"いくら|何[人件%％割円回年月日台か箇ヶ校名社]|どの(くらい|程度|位)|どれ(くらい|だけ)|いつ|期限|時期|金額|人数|件数|割合|"
-    r"how (many|much|long)|when|what year|percent|number|date|deadline",
-    re.I,
-)
+# What a number question asks for, and what a sentence that answers it must contain.
+_NUM = r"[0-9０-９一二三四五六七八九十百千万億]"
+_ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"いくら|金額|費用|経費|予算|how much|cost", re.I), re.compile(_NUM + r"[0-9０-９,，.万億千]*円")),
+    (re.compile(r"何人|何名|人数|登録者数|参加者数|how many (people|staff|users|members)", re.I),
+     re.compile(_NUM + r"[0-9０-９,，.万千]*[人名]")),
+    (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
+     re.compile(_NUM + r"[0-9０-９,，.]*(?:[%％割]|パーセント)")),
+    (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
+    (re.compile(r"何回|回数", re.I), re.compile(_NUM + r"+回")),
+    (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
+     re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
+]
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
-_HAS_NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万億]+(?:[年月日円人件回割台校名社]|か所|箇所|%)|元年")
-_QUESTION_TURN = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう")
+_ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
 
 @dataclass
@@ -44,15 +54,19 @@ class _Sentence:
     end: int
     score: float = 0.0
     cos: float = 0.0
+    has_unit: bool = True  # holds a number of the kind the question asks for (True when it asks none)
 
 
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embed_sentences: Callable[[list[str]], np.ndarray],
+    def __init__(self, embed_query: Callable[[str], np.ndarray],
+                 sentence_vectors: Callable[[list[int]], dict[int, list[tuple[int, int, np.ndarray]]]],
                  neighbours: Callable[[int], list[Hit]] | None = None,
                  abstain_below: float = ABSTAIN_BELOW):
-        self.embed_sentences = embed_sentences
+        self.embed_query = embed_query
+        # turn ids -> {turn id: [(start, end, vector)]}: sentence vectors stored at ingest
+        self.sentence_vectors = sentence_vectors
         self.neighbours = neighbours  # turn id -> the hits of the turns just before it (same meeting)
         self.abstain_below = abstain_below
 
@@ -62,6 +76,11 @@ class ExtractiveAnswerer:
         notes = ["Quotes are in the original Japanese."] if english else []
         sentences = self._score(question, hits, query_vector)
         confidence = sentences[0].score if sentences else 0.0
+        if english:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
+            confidence += ENGLISH_OFFSET
+        # a question for a figure that no close sentence states is not answered by a topical one
+        if sentences and not any(c.has_unit for c in sentences[:NUMBER_WINDOW]):
+            confidence = min(confidence, NO_FIGURE_CONFIDENCE)
         if confidence < self.abstain_below:
             related = [citation(i + 1, h, h.piece_start, h.piece_end) for i, h in enumerate(hits[:3])]
             return Answer(question, NO_ANSWER_EN if english else NO_ANSWER_JA, True, [], self.name, related, notes,
@@ -75,9 +94,9 @@ class ExtractiveAnswerer:
             same_turn = sum(c.hit.turn_id == s.hit.turn_id for c in chosen)
             if same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
-        asked = self._question_before(best, question, query_vector)
-        if asked is not None:
-            chosen.append(asked)
+        other = self._pair(best, question, query_vector)
+        if other is not None and all(o.hit.turn_id != other.hit.turn_id for o in chosen):
+            chosen.append(other)
         # in the order they were said: a question before its reply
         chosen.sort(key=lambda s: (s.hit.meeting.date or "", s.hit.meeting.id, s.hit.turn.order, s.start))
         citations = _merge(chosen)
@@ -87,59 +106,60 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------ scoring
     def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None) -> list[_Sentence]:
         q_grams = set(bigrams(question))
-        cands = [c for h in hits for c in _candidates(h, q_grams)]
+        stored = self.sentence_vectors([h.turn_id for h in hits])
+        cands, vecs = [], []
+        for h in hits:
+            for s, e, v in stored.get(h.turn_id, []):
+                cands.append(_Sentence(h, s, e))
+                vecs.append(v)
         if not cands:
             return []
-        vecs = self.embed_sentences([_text(c) for c in cands])
-        q = qvec if qvec is not None else self.embed_sentences([question])[0]
-        cos = vecs @ q
-        wants_number = bool(_NUMBER_Q.search(question))
+        q = qvec if qvec is not None else self.embed_query(question)
+        cos = np.vstack(vecs) @ q
+        units = [u for asks, u in _ASKS_FOR if asks.search(question)]
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
             c.cos = float(sim)
+            c.has_unit = not units or any(u.search(text) for u in units)
             c.score = (
                 float(sim)
-                + 0.10 * overlap
-                + (0.02 if wants_number and _HAS_NUMBER.search(text) else 0.0)
+                + W_OVERLAP * overlap
+                + (W_UNIT if units and c.has_unit else 0.0)
                 - 0.004 * top_turn[c.hit.turn_id]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
         return cands
 
-    def _question_before(self, best: _Sentence, question: str, qvec: np.ndarray | None) -> _Sentence | None:
-        """When the best sentence is an official's reply, the member's question it answers."""
-        if self.neighbours is None or best.hit.turn.kind not in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT):
+    def _pair(self, best: _Sentence, question: str, qvec: np.ndarray | None) -> _Sentence | None:
+        """The other half of a question and its reply: a member's question before an official's
+        answer, or the reply after a member's question (the answer usually lies there)."""
+        if self.neighbours is None:
             return None
-        before = [h for h in self.neighbours(best.hit.turn_id) if h.turn.order == best.hit.turn.order - 1]
-        if not before or before[0].turn.kind not in (SpeakerKind.MEMBER, SpeakerKind.CHAIR, SpeakerKind.UNKNOWN):
+        turn = best.hit.turn
+        if turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT):
+            want, kinds, asking = turn.order - 1, (SpeakerKind.MEMBER, SpeakerKind.CHAIR, SpeakerKind.UNKNOWN), True
+        elif _ASKING.search(_text(best)):
+            want, kinds, asking = turn.order + 1, (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT), False
+        else:
             return None
-        prev = before[0]
-        sents = [_Sentence(prev, s, e) for s, e in sentence_spans(prev.turn.text) if e - s >= 6]
-        sents = [s for s in sents if _QUESTION_TURN.search(_text(s))]
-        if not sents:
+        other = [h for h in self.neighbours(best.hit.turn_id) if h.turn.order == want and h.turn.kind in kinds]
+        if not other:
             return None
-        vecs = self.embed_sentences([_text(s) for s in sents])
-        q = qvec if qvec is not None else self.embed_sentences([question])[0]
-        i = int(np.argmax(vecs @ q))
-        if float(vecs[i] @ q) < best.cos - 0.05:
+        h = other[0]
+        stored = [(s, e, v) for s, e, v in self.sentence_vectors([h.turn_id]).get(h.turn_id, [])
+                  if not asking or _ASKING.search(h.turn.text[s:e])]
+        if not stored:
             return None
-        sents[i].cos = sents[i].score = float(vecs[i] @ q)
-        return sents[i]
-
-
-def _candidates(hit: Hit, q_grams: set[str], extra: int = EXTRA_SENTENCES) -> list[_Sentence]:
-    """Sentences worth embedding: those of the chunk that matched, plus the few elsewhere in the
-    turn that share the most terms with the question (long answers run to dozens of sentences)."""
-    spans = [(s, e) for s, e in sentence_spans(hit.turn.text) if e - s >= 6]
-    inside = [(s, e) for s, e in spans if s < hit.piece_end and e > hit.piece_start]
-    if hit.piece_end <= hit.piece_start:
-        inside = spans
-    rest = [(s, e) for s, e in spans if (s, e) not in inside]
-    rest.sort(key=lambda se: -len(q_grams & set(bigrams(hit.turn.text[se[0]:se[1]]))))
-    return [_Sentence(hit, s, e) for s, e in sorted(inside + rest[:extra])]
+        q = qvec if qvec is not None else self.embed_query(question)
+        sims = np.vstack([v for _, _, v in stored]) @ q
+        i = int(np.argmax(sims))
+        if float(sims[i]) < best.cos - 0.08:
+            return None
+        s, e, _ = stored[i]
+        return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
 
 
 def _text(s: _Sentence) -> str:

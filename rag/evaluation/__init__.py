@@ -122,9 +122,12 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
         folder = ensure_index(settings, emb, corpus, cfg.get("context", "none"), cfg.get("tokenizer", "both"),
                               out / "index", log, reuse=False)
         pipe = Pipeline(settings.with_overrides(index_dir=folder), embedder=emb)
+    has_threshold = hasattr(pipe.answerer, "abstain_below")
     if "abstain_below" in cfg:
+        if not has_threshold:
+            raise RagError(f"abstain_below applies to the extractive answerer, not {pipe.answerer.name!r}")
         pipe.answerer.abstain_below = float(cfg["abstain_below"])
-    threshold = float(pipe.answerer.abstain_below)
+    threshold = float(pipe.answerer.abstain_below) if has_threshold else None
     stamp = _stamp(label, cfg, settings, set_path, questions, emb, pipe)
     stamp["abstain_below"] = threshold
     stamp["top_k"] = settings.top_k

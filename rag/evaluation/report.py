@@ -158,8 +158,9 @@ def _plt():
 def plot_hit_curves(path: Path, curves: dict[str, Sequence[float]], title: str) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=name)
+    for i, (name, curve) in enumerate(curves.items()):
+        style = ("-", "--", ":", "-.")[(i // 10) % 4]  # the colour cycle has 10 colours
+        ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, ls=style, label=name)
     ax.set_xlabel("k")
     ax.set_ylabel("hit@k")
     ax.set_ylim(0, 1.02)

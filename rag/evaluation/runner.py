@@ -203,9 +203,10 @@ def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_bel
     from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, is_english
 
     mode = mode or pipe.settings.retrieval
-    answerer = pipe.answerer if answers else None
-    threshold = float(abstain_below if abstain_below is not None else getattr(answerer, "abstain_below", 0.0)
-                      ) if answers else None
+    # the threshold lives on the extractive answerer (an LLM answerer has none: its own decisions are kept)
+    answerer = pipe.answerer if answers and hasattr(pipe.answerer, "abstain_below") else None
+    threshold = float(abstain_below if abstain_below is not None else answerer.abstain_below) \
+        if answerer is not None else None
     if answerer is not None:
         answerer.abstain_below = -math.inf
     results = []
@@ -228,13 +229,13 @@ def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_bel
             r["rank"] = ranks[mode]
             r["ranks"] = ranks
             r["retrieved"] = top
-            if answerer is not None:
+            if answers:
                 t0 = time.perf_counter()
                 a = pipe.ask(q["question"])
                 r["seconds"] = round(time.perf_counter() - t0, 4)
                 full = a.to_dict()
                 conf = float(a.confidence)
-                abstained = conf < threshold
+                abstained = conf < threshold if threshold is not None else bool(a.abstained)
                 given = dict(full)
                 if abstained:
                     given.update(answer=NO_ANSWER_EN if is_english(q["question"]) else NO_ANSWER_JA,

@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens TEXT NOT NULL               -- keyword tokens, space separated
 );
 CREATE INDEX IF NOT EXISTS chunks_turn ON chunks(turn_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- id in sentences.faiss; candidates for quoting
+    turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL, end INTEGER NOT NULL   -- offsets in the turn text
+);
+CREATE INDEX IF NOT EXISTS sentences_turn ON sentences(turn_id);
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -156,6 +162,27 @@ class Catalog:
                 "SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id WHERE t.document_id = ?", (document_id,)
             )
         ]
+
+    def sentence_ids_of_document(self, document_id: int) -> list[int]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT s.id FROM sentences s JOIN turns t ON t.id = s.turn_id WHERE t.document_id = ?", (document_id,)
+            )
+        ]
+
+    def add_sentences(self, rows: Iterable[tuple[int, int, int]]) -> list[int]:
+        """rows: (turn_id, start, end) -> sentence ids."""
+        return [int(self.db.execute("INSERT INTO sentences(turn_id, start, end) VALUES (?,?,?)", r).lastrowid)
+                for r in rows]
+
+    def sentences_of(self, turn_ids: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """turn id -> [(sentence id, start, end)] in order."""
+        out: dict[int, list[tuple[int, int, int]]] = {t: [] for t in turn_ids}
+        q = f"SELECT id, turn_id, start, end FROM sentences WHERE turn_id IN ({','.join('?' * len(turn_ids))}) ORDER BY start"
+        for r in self.db.execute(q, turn_ids):
+            out[r["turn_id"]].append((r["id"], r["start"], r["end"]))
+        return out
 
     def delete_document(self, document_id: int) -> None:
         self.db.execute("DELETE FROM documents WHERE id = ?", (document_id,))

@@ -9,6 +9,7 @@ from rag.records import Meeting, Turn
 # A sentence ends after 。！？!? (and any closing bracket right after them) or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])[」』）)]*|\n+")
 
+MIN_SENTENCE_CHARS = 6  # shorter "sentences" (はい。) are never worth quoting on their own
 MAX_CHARS = 320  # ≈ 200–260 e5 tokens of Japanese: well inside the 512-token window
 OVERLAP_SENTENCES = 1
 

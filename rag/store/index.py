@@ -28,12 +28,13 @@ import numpy as np
 from rag.errors import IndexMismatch, IndexMissing
 from rag.records import ParsedDocument
 from rag.store.catalog import Catalog
-from rag.store.chunking import chunk_spans, embedding_text
+from rag.store.chunking import MIN_SENTENCE_CHARS, chunk_spans, embedding_text, sentence_spans
 from rag.store.keyword import KeywordIndex, tokenize
 from rag.store.vectors import VectorIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors stored at ingest
 CATALOG, VECTORS, KEYWORD, MANIFEST = "catalog.sqlite", "vectors.faiss", "keyword", "manifest.json"
+SENTENCES = "sentences.faiss"  # sentence vectors, embedded at ingest so answers need no embedding at query time
 
 
 @dataclass
@@ -70,6 +71,12 @@ class Index:
         self.manifest = Manifest.load(generation / MANIFEST)
         self.catalog = Catalog(generation / CATALOG, readonly=True)
         self.vectors = VectorIndex.load(generation / VECTORS)
+        if self.manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"the index in {folder} has format {self.manifest.format_version}; this version reads format "
+                f"{FORMAT_VERSION}. Rebuild it: python -m rag ingest PATH --index {folder} --rebuild"
+            )
+        self.sentences = VectorIndex.load(generation / SENTENCES)
         self.keyword = KeywordIndex.load(generation / KEYWORD)
 
     @classmethod
@@ -97,8 +104,13 @@ class Index:
 
 @dataclass
 class _Pending:
-    chunk_ids: list[int]
-    texts: list[str]
+    """Texts waiting to be embedded: (target, id, text), target "chunk" or "sentence"."""
+
+    items: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for _, _, t in self.items]
 
 
 class IndexWriter:
@@ -120,6 +132,10 @@ class IndexWriter:
         self.tmp.mkdir()
         if live is not None:
             old = Manifest.load(live / MANIFEST)
+            if old.format_version != FORMAT_VERSION:
+                self.abort()
+                raise IndexMismatch(f"the index in {folder} has an older format ({old.format_version}); "
+                                    f"rebuild it: python -m rag ingest PATH --index {folder} --rebuild")
             if old.model != model or old.dimension != dimension:
                 self.abort()
                 raise IndexMismatch(
@@ -133,14 +149,17 @@ class IndexWriter:
             src.close()
             dst.close()
             self.vectors = VectorIndex.load(live / VECTORS)
+            self.sentences = VectorIndex.load(live / SENTENCES)
         else:
             self.vectors = VectorIndex.empty(dimension)
+            self.sentences = VectorIndex.empty(dimension)
         self.manifest = Manifest(model=model, dimension=dimension, parser_version=parser_version,
                                  tokenizer=tokenizer, context=context)
         self.catalog = Catalog(self.tmp / CATALOG)
         self.catalog.set_info(model=model, dimension=dimension, parser_version=parser_version)
-        self.pending = _Pending([], [])
+        self.pending = _Pending()
         self.removed_chunks: list[int] = []
+        self.removed_sentences: list[int] = []
 
     # -------------------------------------------------------------- changes
     def add(self, key: str, fingerprint: str, parsed: ParsedDocument) -> int:
@@ -154,10 +173,13 @@ class IndexWriter:
             ids = self.catalog.add_chunks(
                 (turn_id, s, e, " ".join(tokenize(turn.text[s:e], self.manifest.tokenizer))) for s, e in spans
             )
-            self.pending.chunk_ids += ids
-            self.pending.texts += [
-                embedding_text(turn.text[s:e], turn, meetings[turn.meeting_id], self.manifest.context) for s, e in spans
+            self.pending.items += [
+                ("chunk", i, embedding_text(turn.text[s:e], turn, meetings[turn.meeting_id], self.manifest.context))
+                for i, (s, e) in zip(ids, spans)
             ]
+            sents = [(s, e) for s, e in sentence_spans(turn.text) if e - s >= MIN_SENTENCE_CHARS]
+            sids = self.catalog.add_sentences((turn_id, s, e) for s, e in sents)
+            self.pending.items += [("sentence", i, turn.text[s:e]) for i, (s, e) in zip(sids, sents)]
         return len(parsed.turns)
 
     def remove(self, name: str) -> list[str]:
@@ -173,31 +195,34 @@ class IndexWriter:
 
     def _remove_id(self, document_id: int) -> None:
         chunk_ids = self.catalog.chunk_ids_of_document(document_id)
-        pending = set(chunk_ids)
-        keep = [(c, t) for c, t in zip(self.pending.chunk_ids, self.pending.texts) if c not in pending]
-        self.pending = _Pending([c for c, _ in keep], [t for _, t in keep])
+        sentence_ids = self.catalog.sentence_ids_of_document(document_id)
+        gone = {("chunk", i) for i in chunk_ids} | {("sentence", i) for i in sentence_ids}
+        self.pending.items = [x for x in self.pending.items if (x[0], x[1]) not in gone]
         self.removed_chunks += chunk_ids
+        self.removed_sentences += sentence_ids
         self.catalog.delete_document(document_id)
 
     def embed_pending(self, embed: Callable[[list[str]], np.ndarray], batch: int = 64,
                       progress: Callable[[int], None] | None = None) -> int:
-        """Embed the chunks added since the last call, in length-sorted batches (less padding)."""
-        order = sorted(range(len(self.pending.texts)), key=lambda i: len(self.pending.texts[i]))
-        for i in range(0, len(order), batch):
-            part = order[i : i + batch]
-            vecs = embed([self.pending.texts[j] for j in part])
-            self.vectors.add([self.pending.chunk_ids[j] for j in part], vecs)
+        """Embed the chunks and sentences added since the last call, in length-sorted batches (less padding)."""
+        items = sorted(self.pending.items, key=lambda x: len(x[2]))
+        for i in range(0, len(items), batch):
+            part = items[i : i + batch]
+            vecs = embed([t for _, _, t in part])
+            for target, store in (("chunk", self.vectors), ("sentence", self.sentences)):
+                rows = [j for j, x in enumerate(part) if x[0] == target]
+                store.add([part[j][1] for j in rows], vecs[rows])
             if progress:
                 progress(len(part))
-        n = len(order)
-        self.pending = _Pending([], [])
-        return n
+        self.pending = _Pending()
+        return len(items)
 
     # -------------------------------------------------------------- commit
     def commit(self) -> Path:
-        if self.pending.texts:
+        if self.pending.items:
             raise RuntimeError("embed_pending() must run before commit()")
         self.vectors.remove(self.removed_chunks)
+        self.sentences.remove(self.removed_sentences)
         self.vectors = self.vectors.rebalanced()
         self.manifest.vector_index = self.vectors.kind
         self.catalog.commit()
@@ -205,6 +230,7 @@ class IndexWriter:
         keyword = KeywordIndex.build(list(self.catalog.all_chunk_tokens()))
         self.catalog.close()
         self.vectors.save(self.tmp / VECTORS)
+        self.sentences.save(self.tmp / SENTENCES)
         keyword.save(self.tmp / KEYWORD)
         (self.tmp / MANIFEST).write_text(json.dumps(asdict(self.manifest), indent=2, ensure_ascii=False))
         _fsync_tree(self.tmp)

@@ -58,6 +58,12 @@ class VectorIndex:
         fresh.add(list(all_ids[keep]), vecs[keep])
         self.index = fresh.index
 
+    def get(self, ids: list[int]) -> np.ndarray:
+        """Stored vectors by id (ids must exist)."""
+        if not ids:
+            return np.zeros((0, self.index.d), np.float32)
+        return np.vstack([self.index.reconstruct(int(i)) for i in ids])
+
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors), for rebuilding as another index type."""
         import faiss
