@@ -144,7 +144,9 @@ def real_ingest(corpus: Path, settings, embedder, folder: Path, max_files: int |
     res["add_s"] = time.perf_counter() - t  # catalog inserts + chunking + keyword tokenisation
     res["turns"] = turns
     res["chars"] = sum(len(x) for x in writer.pending.texts)
-    res["chunks"] = len(writer.pending.texts)
+    items = getattr(writer.pending, "items", None)  # (target, id, text): chunks and, since format 2, sentences
+    res["chunks"] = sum(1 for x in items if x[0] == "chunk") if items is not None else len(writer.pending.texts)
+    res["embedded_texts"] = len(writer.pending.texts)
     tok = embedder.token_count(writer.pending.texts)
     res["tokens"] = int(sum(min(n, embedder.max_tokens) for n in tok))
     res["tokens_truncated_chunks"] = int(sum(n > embedder.max_tokens for n in tok))
@@ -158,7 +160,7 @@ def real_ingest(corpus: Path, settings, embedder, folder: Path, max_files: int |
     res["commit_s"] = time.perf_counter() - t
     res["total_s"] = res["parse_s"] + res["add_s"] + res["embed_s"] + res["commit_s"]
     res["turns_per_s"] = turns / res["total_s"]
-    res["embed_chunks_per_s"] = res["chunks"] / res["embed_s"]
+    res["embed_chunks_per_s"] = res["embedded_texts"] / res["embed_s"]
     res["embed_tokens_per_s"] = res["tokens"] / res["embed_s"]
     res["disk_bytes"] = _dir_size(folder)
     res["peak_rss_mb"] = _peak_rss_mb()
@@ -651,9 +653,9 @@ def render(results: dict[str, Any]) -> str:
         parts.append(f"### Ingest (real sample corpus, real model, torch threads {results.get('torch_threads')}, "
                      f"batch size {results.get('batch_size')}; model load {results.get('model_load_s', 0):.1f} s)\n")
         parts.append(_table(
-            ["files", "turns", "chunks", "embedded tokens", "parse s", "add s (catalog+Sudachi)", "embed s", "commit s",
-             "turns/s", "chunks/s", "tokens/s", "index on disk", "peak RSS"],
-            [[ing["files"], ing["turns"], ing["chunks"], ing["tokens"], ing["parse_s"], ing["add_s"], ing["embed_s"],
+            ["files", "turns", "chunks", "embedded texts", "embedded tokens", "parse s", "add s (catalog+Sudachi)",
+             "embed s", "commit s", "turns/s", "texts/s", "tokens/s", "index on disk", "peak RSS"],
+            [[ing["files"], ing["turns"], ing["chunks"], ing.get("embedded_texts", ing["chunks"]), ing["tokens"], ing["parse_s"], ing["add_s"], ing["embed_s"],
               ing["commit_s"], ing["turns_per_s"], ing["embed_chunks_per_s"], ing["embed_tokens_per_s"],
               f"{ing['disk_bytes'] / 1e6:.2f} MB", f"{ing['peak_rss_mb']:.0f} MB"]]))
         parts.append(f"\nQuery embedding (model, one question): p50 {results['embed_query_ms_p50']:.1f} ms, "
@@ -666,12 +668,12 @@ def render(results: dict[str, Any]) -> str:
             pb = b["parts_bytes"]
             rows.append([n, b["chunks"], b["add_s"], b["commit_s"], f"{b['disk_bytes'] / 1e6:.1f} MB",
                          f"{pb.get('catalog.sqlite', 0) / 1e6:.1f} / {pb.get('vectors.faiss', 0) / 1e6:.1f} / "
-                         f"{pb.get('keyword', 0) / 1e6:.1f}",
+                         f"{pb.get('keyword', 0) / 1e6:.1f} / {pb.get('sentences.faiss', 0) / 1e6:.1f}",
                          b.get("hnsw_build_s", float("nan")),
                          f"{b['hnsw_bytes'] / 1e6:.1f} MB" if "hnsw_bytes" in b else "–",
                          f"{b['rss_after_mb']:.0f} MB"])
-        parts.append(_table(["turns", "chunks", "add s", "commit s (BM25+VACUUM+fsync)", "on disk",
-                             "catalog / flat vectors / bm25 MB", "HNSW build s", "HNSW file", "RSS after"], rows))
+        parts.append(_table(["turns", "embedded texts", "add s", "commit s (BM25+VACUUM+fsync)", "on disk",
+                             "catalog / chunk vectors / bm25 / sentence vectors MB", "HNSW build s", "HNSW file", "RSS after"], rows))
     lat = results.get("latency")
     if lat:
         parts.append("\n### Search latency, ms (Retriever.search k=5, query vector precomputed)\n")

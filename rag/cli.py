@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, default=10, help="retrieval depth for hit@k")
     _settings_args(p)
 
+    p = sub.add_parser("bench", help="measure ingest, index size, search latency and embedding runtimes")
+    from rag.bench import add_arguments as _bench_arguments  # stdlib-only: --help stays instant
+
+    _bench_arguments(p)
+    _settings_args(p)
+
     p = sub.add_parser("model", help="build (first time only) and check the embedding model")
     _settings_args(p)
 
@@ -265,6 +271,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(args, _settings(args))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.bench import main as bench_main
+
+    return bench_main(args, _settings(args))
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     from rag.embedding.embedder import load_embedder, resolve_model_path
 
@@ -286,4 +298,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
-            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve}
+            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "bench": cmd_bench, "serve": cmd_serve}
