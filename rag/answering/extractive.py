@@ -27,6 +27,8 @@ NEAR_BEST = 0.03  # further sentences must score within this of the best one
 W_OVERLAP = 0.10  # weight of the question's character bigrams found in the sentence
 W_UNIT = 0.03
 ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English answerable questions (eval set)
+PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
+PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
 NO_FIGURE_CONFIDENCE = 0.0  # confidence when a figure is asked for and none is stated nearby  # how many of the best sentences must miss the figure asked for before abstaining  # a number question: bonus for a sentence holding a number of the unit asked for
 
@@ -156,9 +158,12 @@ class ExtractiveAnswerer:
         q = qvec if qvec is not None else self.embed_query(question)
         sims = np.vstack([v for _, _, v in stored]) @ q
         i = int(np.argmax(sims))
-        if float(sims[i]) < best.cos - 0.08:
-            return None
         s, e, _ = stored[i]
+        q_grams = set(bigrams(question))
+        overlap = len(q_grams & set(bigrams(h.turn.text[s:e]))) / len(q_grams) if q_grams else 0.0
+        # the other half must be about the question too, not just the nearest question-shaped sentence
+        if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
+            return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
 
 

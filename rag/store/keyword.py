@@ -28,7 +28,7 @@ def _sudachi():
     if tok is None:
         from sudachipy import Dictionary, SplitMode
 
-        tok = (Dictionary().create(), SplitMode.A)
+        tok = Dictionary().tokenizer(mode=SplitMode.A)  # A: the shortest units, best for matching
         _local.sudachi = tok
     return tok
 
@@ -38,13 +38,13 @@ def normalise(text: str) -> str:
 
 
 def morphemes(text: str) -> list[str]:
-    tok, mode = _sudachi()
+    tok = _sudachi()
     out = []
     # Sudachi refuses inputs over ~49 KB: feed it line by line
     for line in normalise(text).split("\n"):
         if not line.strip():
             continue
-        for m in tok.tokenize(line[:10000], mode):
+        for m in tok.tokenize(line[:10000]):
             if m.part_of_speech()[0] in _SKIP_POS:
                 continue
             out.append(m.normalized_form())
