@@ -21,7 +21,7 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, warning)
     turns: int = 0
-    chunks: int = 0
+    chunks: int = 0  # texts embedded: retrieval chunks and the sentences answers quote
     seconds: float = 0.0
 
     @property
@@ -32,7 +32,7 @@ class IngestReport:
         lines = [
             f"{self.documents} documents indexed ({len(self.added)} new, {len(self.replaced)} replaced), "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
-            f"{self.turns} turns, {self.chunks} chunks embedded in {self.seconds:.1f} s -> {self.index_dir}"
+            f"{self.turns} turns; {self.chunks} chunks and sentences embedded; {self.seconds:.1f} s -> {self.index_dir}"
         ]
         lines += [f"  skipped {p}: {why}" for p, why in self.skipped]
         lines += [f"  warning {p}: {w}" for p, w in self.warnings]
