@@ -86,3 +86,13 @@ def test_unanswerable_question_abstains(pipe):
     a = pipe.ask("長崎市長の給料は月額いくらか")
     assert a.abstained and not a.citations
     assert "見つかりませんでした" in a.answer
+
+
+def test_a_named_speaker_who_never_spoke_is_not_answered_by_someone_else(pipe):
+    a = pipe.ask("下関市長は関谷博議員のDXに関する一般質問に対して何と答弁したか")  # 市長 never spoke in 003
+    assert a.abstained and a.related
+    b = pipe.ask("総合政策部長は共通の価値観として何を掲げたか")
+    assert not b.abstained and any(c.speaker == "総合政策部長(岸本芳郎君)" for c in b.citations)
+    # shown in the order it was said: the member's question, then the reply
+    turns = [c.turn for c in b.citations]
+    assert turns == sorted(turns)

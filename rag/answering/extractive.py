@@ -25,12 +25,12 @@ MAX_SENTENCES = 3
 MAX_PER_TURN = 2
 NEAR_BEST = 0.03  # further sentences must score within this of the best one
 W_OVERLAP = 0.10  # weight of the question's character bigrams found in the sentence
-W_UNIT = 0.03
+W_UNIT = 0.03  # bonus for a sentence with a number of the unit asked for, or said by the role named
 ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English answerable questions (eval set)
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
 PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
-NO_FIGURE_CONFIDENCE = 0.0  # confidence when a figure is asked for and none is stated nearby  # how many of the best sentences must miss the figure asked for before abstaining  # a number question: bonus for a sentence holding a number of the unit asked for
+NO_FIGURE_CONFIDENCE = 0.0  # when the figure or the speaker asked for is in none of the best sentences  # how many of the best sentences must miss the figure asked for before abstaining  # a number question: bonus for a sentence holding a number of the unit asked for
 
 # What a number question asks for, and what a sentence that answers it must contain.
 _NUM = r"[0-9０-９一二三四五六七八九十百千万億]"
@@ -45,6 +45,8 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
+# "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
+_NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -57,6 +59,7 @@ class _Sentence:
     score: float = 0.0
     cos: float = 0.0
     has_unit: bool = True  # holds a number of the kind the question asks for (True when it asks none)
+    role_ok: bool = True  # said by the role the question names (True when it names none)
 
 
 class ExtractiveAnswerer:
@@ -81,7 +84,7 @@ class ExtractiveAnswerer:
         if english:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
         # a question for a figure that no close sentence states is not answered by a topical one
-        if sentences and not any(c.has_unit for c in sentences[:NUMBER_WINDOW]):
+        if sentences and not any(c.has_unit and c.role_ok for c in sentences[:NUMBER_WINDOW]):
             confidence = min(confidence, NO_FIGURE_CONFIDENCE)
         if confidence < self.abstain_below:
             related = [citation(i + 1, h, h.piece_start, h.piece_end) for i, h in enumerate(hits[:3])]
@@ -119,16 +122,19 @@ class ExtractiveAnswerer:
         q = qvec if qvec is not None else self.embed_query(question)
         cos = np.vstack(vecs) @ q
         units = [u for asks, u in _ASKS_FOR if asks.search(question)]
+        roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
             c.cos = float(sim)
             c.has_unit = not units or any(u.search(text) for u in units)
+            c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
             c.score = (
                 float(sim)
                 + W_OVERLAP * overlap
                 + (W_UNIT if units and c.has_unit else 0.0)
+                + (W_UNIT if roles and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_id]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural else 0.0)
             )
