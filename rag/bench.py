@@ -254,7 +254,7 @@ class Synthesiser:
     def documents(self, n_turns: int, turns_per_doc: int = 27):
         from dataclasses import replace
 
-        from rag.records import Meeting, ParsedDocument, Turn
+        from rag.records import ParsedDocument, Turn
 
         made = 0
         d = 0
@@ -265,7 +265,7 @@ class Synthesiser:
                 date = f"{self.rng.choice(YEARS)}{date[4:8]}{min(int(date[8:10]), 28):02d}"
             meeting = replace(m0, id=f"syn-{d}", doc=f"syn-{d:06d}.txt", source=f"synthetic/{d:06d}", date=date)
             k = min(turns_per_doc, n_turns - made)
-            pieces, turns, text, pos = [], [], [], 0
+            turns, text, pos = [], [], 0
             for j in range(k):
                 base = self.rng.choice(self.turns)
                 t0: Turn = base["turn"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.base import is_english
+from rag.language import is_english
 from rag.records import Hit
 from rag.store.catalog import Filters
 from rag.store.index import Index

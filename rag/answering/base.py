@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Protocol, Sequence
 
+from rag.language import is_english  # noqa: F401  (re-exported: answerers pick their language with it)
 from rag.records import Answer, Citation, Hit
 
 NO_ANSWER_JA = "コーパス中に、この質問に答える発言は見つかりませんでした。"
@@ -16,13 +17,6 @@ class Answerer(Protocol):
     name: str
 
     def answer(self, question: str, hits: list[Hit], history: Sequence[str] = ()) -> Answer: ...
-
-
-def is_english(text: str) -> bool:
-    """Mostly Latin letters and no kana/kanji: answer in English."""
-    jp = sum(1 for ch in text if "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    return jp == 0 and latin > 0
 
 
 def citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citation:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rag.config import PROJECT_ROOT, SAMPLE_CORPUS, Settings
+from rag.config import PROJECT_ROOT, Settings
 from rag.errors import RagError
 from rag.evaluation import metrics as M
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from rag.records import ParsedDocument
-from rag.sources.base import Reader, SourceError, load_sidecar, sidecar_path
+from rag.sources.base import Reader, SourceError, load_sidecar
 
 # Bump when parsing changes what turns come out of a file: `ingest` then re-parses unchanged files.
 PARSER_VERSION = "1"
