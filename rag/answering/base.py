@@ -30,18 +30,6 @@ def citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citation:
     )
 
 
-def who(c: Citation) -> str:
-    """How a speaker is named in an answer: the printed label, which carries role and name."""
-    return c.speaker
-
-
-def where(c: Citation, english: bool = False) -> str:
-    parts = [p for p in (c.body, c.meeting) if p]
-    if c.date:
-        parts.append(c.date)
-    return ", ".join(parts) if english else " ".join(parts)
-
-
 def standard_form(c: Citation) -> str:
     """「…」（令和6年9月18日 下関市議会 本会議 総合政策部長） — the form staff paste into drafts."""
     when = to_wareki(c.date) if c.date else ""

@@ -519,7 +519,7 @@ class LLMAnswerer:
                 if close:
                     close()
         except Exception as e:  # noqa: BLE001 - connection refused, HTTP errors, timeouts: all fall back
-            yield self._fall_back(question, hits, history, query_vector, _reason(e), partial="".join(parts))
+            yield self._fall_back(question, hits, history, query_vector, _reason(e))
             return
         raw = "".join(parts)
         elapsed = time.monotonic() - t0
@@ -543,7 +543,7 @@ class LLMAnswerer:
         notes.extend(checked.notes)
         yield Answer(question, checked.text, False, checked.citations, self.name, [], notes, checked.confidence)
 
-    def _fall_back(self, question, hits, history, query_vector, reason: str, partial: str = "", raw: str = "",
+    def _fall_back(self, question, hits, history, query_vector, reason: str, raw: str = "",
                    checked: Checked | None = None) -> Answer:
         log.warning("LLM answer unavailable (%s): %s", self.name, reason)
         note = f"LLM answer unavailable ({self.name}): {reason}; showing the extractive answer instead"

@@ -19,9 +19,10 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.errors import RagError
 from rag.evaluation import metrics as M
 
-MODES = ("hybrid", "dense", "keyword")
-CONTEXTS = ("none", "speaker", "full")
-TOKENIZERS = ("both", "bigram", "sudachi")
+from rag.retrieval import MODES
+from rag.store.chunking import CONTEXT_MODES as CONTEXTS
+from rag.store.keyword import TOKENIZERS
+
 TYPES = ("number", "fact", "who-said", "stance", "two-turn", "paraphrase", "english", "unanswerable")
 CONFIG_KEYS = ("retrieval", "abstain_below", "context", "tokenizer", "pipeline", "corpus", "top_k", "cache")
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from rag.records import SpeakerKind
 
 MARKERS = "○◯〇◎◆◇●■"
-OPEN_BR = "（("
-CLOSE_BR = "）)"
 SPACES = " \u3000\t\xa0"
 
 # Role words that may stand alone on a line (summary minutes) or before a colon.

@@ -22,9 +22,6 @@ class Reader(Protocol):
     def read(self, path: Path) -> ParsedDocument: ...
 
 
-SIDECAR_KEYS = {"body", "meeting", "name", "date", "url", "source", "place", "sessions", "note", "attribution"}
-
-
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + ".meta.json") if path.suffix else path.with_name(path.name + ".meta.json")
 

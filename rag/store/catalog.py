@@ -59,7 +59,6 @@ CREATE TABLE IF NOT EXISTS sentences (
     start INTEGER NOT NULL, end INTEGER NOT NULL   -- offsets in the turn text
 );
 CREATE INDEX IF NOT EXISTS sentences_turn ON sentences(turn_id);
-CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -134,15 +133,6 @@ class Catalog:
 
     def close(self) -> None:
         self.db.close()
-
-    # ------------------------------------------------------------ info
-    def get_info(self) -> dict[str, str]:
-        return {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM info")}
-
-    def set_info(self, **values: object) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO info(key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
-        )
 
     # ------------------------------------------------------------ documents
     def fingerprint(self, key: str) -> str | None:
@@ -281,12 +271,6 @@ class Catalog:
         ]
         found = self.turns(ids)
         return [(i, *found[i]) for i in ids if i in found]
-
-    def document_text(self, doc_or_key: str) -> str | None:
-        row = self.db.execute(
-            "SELECT text FROM documents WHERE doc = ? OR key = ? OR source = ?", (doc_or_key,) * 3
-        ).fetchone()
-        return row["text"] if row else None
 
     def stats(self) -> dict[str, object]:
         one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731

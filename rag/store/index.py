@@ -25,11 +25,11 @@ from typing import Callable
 
 import numpy as np
 
-from rag.errors import IndexMismatch, IndexMissing
+from rag.errors import IndexMismatch, IndexMissing, RagError
 from rag.records import ParsedDocument
 from rag.store.catalog import Catalog
-from rag.store.chunking import MIN_SENTENCE_CHARS, chunk_spans, embedding_text, sentence_spans
-from rag.store.keyword import KeywordIndex, tokenize
+from rag.store.chunking import CONTEXT_MODES, MIN_SENTENCE_CHARS, chunk_spans, embedding_text, sentence_spans
+from rag.store.keyword import TOKENIZERS, KeywordIndex, tokenize
 from rag.store.vectors import VectorIndex
 
 FORMAT_VERSION = 2  # 2: sentence vectors stored at ingest
@@ -125,6 +125,10 @@ class IndexWriter:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexMismatch(f"another ingest is writing to {folder}; wait for it to finish") from None
+        if tokenizer not in TOKENIZERS or context not in CONTEXT_MODES:
+            self._release()
+            raise RagError(f"keyword tokenizer must be one of {TOKENIZERS} and context prefix one of "
+                                f"{CONTEXT_MODES} (got {tokenizer!r}, {context!r})")
         live = None if rebuild else current_generation(folder)
         self.number = 1 + max([int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()] or [0])
         self.tmp = folder / f".tmp-gen-{self.number:06d}-{os.getpid()}"
@@ -156,7 +160,6 @@ class IndexWriter:
         self.manifest = Manifest(model=model, dimension=dimension, parser_version=parser_version,
                                  tokenizer=tokenizer, context=context)
         self.catalog = Catalog(self.tmp / CATALOG)
-        self.catalog.set_info(model=model, dimension=dimension, parser_version=parser_version)
         self.pending = _Pending()
         self.removed_chunks: list[int] = []
         self.removed_sentences: list[int] = []
