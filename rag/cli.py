@@ -27,6 +27,12 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
                         "or any sentence-transformers model id or local folder")
     p.add_argument("--model-cache", type=Path, default=None,
                    help=f"where the converted default model is kept (env RAG_MODEL_CACHE, default {d.model_cache})")
+    p.add_argument("--embed-backend", choices=["onnx-int8", "torch"], default=None,
+                   help=f"embedding runtime of a new index (env RAG_EMBED_BACKEND, default {d.embed_backend}); "
+                        "an existing index keeps its own")
+    p.add_argument("--embed-threads", type=int, default=None,
+                   help="CPU threads per embedding call, 0 = all cores (env RAG_EMBED_THREADS, default "
+                        f"{d.embed_threads})")
 
 
 def _answer_args(p: argparse.ArgumentParser) -> None:
@@ -238,7 +244,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     s = _settings(args)
     index = Index.open(s.index_dir)
     stats = {**index.catalog.stats(), "model": index.manifest.model, "dimension": index.manifest.dimension,
-             "vector_index": index.manifest.vector_index, "keyword_tokenizer": index.manifest.tokenizer,
+             "embed_backend": index.manifest.backend, "vector_index": index.manifest.vector_index, "keyword_tokenizer": index.manifest.tokenizer,
              "context_prefix": index.manifest.context, "parser_version": index.manifest.parser_version,
              "built": index.manifest.created, "size_bytes": index.size_on_disk(), "index": str(s.index_dir),
              "documents_list": index.catalog.documents()}
@@ -246,7 +252,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
         return 0
     for key in ("index", "documents", "meetings", "turns", "chunks", "date_from", "date_to", "model", "dimension",
-                "vector_index", "keyword_tokenizer", "context_prefix", "parser_version", "built"):
+                "embed_backend", "vector_index", "keyword_tokenizer", "context_prefix", "parser_version", "built"):
         print(f"{key:>18}: {stats[key]}")
     print(f"{'bodies':>18}: {', '.join(stats['bodies'])}")
     print(f"{'size on disk':>18}: {stats['size_bytes'] / 1e6:.1f} MB")
@@ -283,8 +289,9 @@ def cmd_model(args: argparse.Namespace) -> int:
     s = _settings(args)
     started = time.perf_counter()
     path = resolve_model_path(s.model, s.model_cache)
-    emb = load_embedder(s.model, s.model_cache)
-    print(f"embedding model {emb.model_id}: {emb.dimension} dimensions, at {path} "
+    emb = load_embedder(s.model, s.model_cache, s.embed_backend, s.embed_threads or None)
+    where = getattr(emb, "folder", path)
+    print(f"embedding model {emb.model_id} ({emb.backend}): {emb.dimension} dimensions, at {where} "
           f"(ready in {time.perf_counter() - started:.1f} s)")
     return 0
 

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from rag.config import Settings
-from rag.errors import BadQuestion
+from rag.errors import BadQuestion, IndexMismatch
 from rag.records import Answer, Hit
 from rag.store.catalog import Filters
 
@@ -33,8 +33,13 @@ class Pipeline:
     def embedder(self):
         if self._embedder is None:
             from rag.embedding.embedder import load_embedder
+            from rag.store.index import built_with
 
-            self._embedder = load_embedder(self.settings.model, self.settings.model_cache)
+            s = self.settings
+            # queries are embedded by the runtime the index was built with (vectors of two runtimes differ a little)
+            built = built_with(s.index_dir)
+            backend = built.backend if built is not None else s.embed_backend
+            self._embedder = load_embedder(s.model, s.model_cache, backend, s.embed_threads or None)
         return self._embedder
 
     @property
@@ -51,6 +56,10 @@ class Pipeline:
             if self._retriever is None:
                 from rag.retrieval import Retriever
 
+                built, given = self.index.manifest.backend, self.embedder.backend
+                if built != given:
+                    raise IndexMismatch(f"the index in {self.settings.index_dir} was embedded with {built}; "
+                                        f"questions embedded with {given} would not match it exactly")
                 self._retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
             return self._retriever
 

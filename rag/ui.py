@@ -372,7 +372,7 @@ def build_app(settings: Settings, pipeline=None):
             f"| 発言数 | **{s['turns']}**（検索単位 {s['chunks']}） |",
             f"| 団体 | {escape_md('、'.join(s['bodies']) or '—')} |",
             f"| 期間 | {s['date_from'] or '—'} 〜 {s['date_to'] or '—'} |",
-            f"| 埋め込みモデル | {escape_md(man.model)}（{man.dimension}次元、{escape_md(man.vector_index)}） |",
+            f"| 埋め込みモデル | {escape_md(man.model)}（{man.dimension}次元、{escape_md(man.backend)}、{escape_md(man.vector_index)}） |",
             f"| 回答モード | {escape_md(settings.answer_mode)} |",
             f"| 検索方式 | {escape_md(settings.retrieval)} |",
             f"| 索引の作成日時 | {escape_md(man.created)} |",

