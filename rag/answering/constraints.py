@@ -2,10 +2,10 @@
 
 Near-miss questions name a real topic of the minutes together with a year, a meeting, a place, a
 person or a name that the minutes do not have for it (「下関市議会の令和6年12月定例会で…」 when
-only the September session speaks of it). Evidence (a sentence, its turn and its meeting's
-metadata) answers such a question only if it meets every constraint the question states.
-Extraction is conservative (only explicit years, 第N回, proper nouns tagged by Sudachi and
-quoted names); matching is lenient (anywhere in the turn or its meeting's metadata).
+only the September session speaks of it). Evidence (a turn, its meeting's metadata and the turns
+next to it) answers such a question only if it meets every constraint the question states.
+Extraction is conservative (explicit years, 第N回, municipalities and persons as Sudachi tags them,
+quoted names); matching is lenient (anywhere in that evidence, in any written form of the year).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rag.answering.base import nfkc
 from rag.language import is_english
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit
-from rag.store.keyword import _sudachi, normalise
+from rag.store.keyword import analyse, normalise
 
 _ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
 _QUOTED = re.compile(r"[「『]([^」』]{2,30})[」』]")
@@ -47,17 +47,16 @@ def question_constraints(question: str) -> list[Constraint]:
     q = normalise(question)
     out = [Constraint("date", q[a:b], y, m) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
-    tokenize = _sudachi().tokenize
     # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
-            if not any(m.part_of_speech()[0] == "動詞" for m in tokenize(s))]
+            if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
     out += [Constraint(kind, word) for kind, word in proper_nouns(q)]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
 
 
 def proper_nouns(text: str) -> list[tuple[str, str]]:
-    """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in (normalised) `text`."""
-    morphemes = list(_sudachi().tokenize(text))
+    """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in `text`."""
+    morphemes = analyse(text)
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(morphemes):
@@ -77,24 +76,24 @@ def proper_nouns(text: str) -> list[tuple[str, str]]:
 
 def names_a_person(sentence: str, hit: Hit) -> bool:
     """The sentence names someone, or its speaker is printed with a name (委員（村本ひろや）)."""
-    return bool(hit.turn.speaker_name) or any(kind == "person" for kind, _ in proper_nouns(normalise(sentence)))
+    return bool(hit.turn.speaker_name) or any(kind == "person" for kind, _ in proper_nouns(sentence))
 
 
-def unmet(constraints: list[Constraint], sentence: str, hit: Hit,
+def unmet(constraints: list[Constraint], hit: Hit,
           neighbours: Callable[[int], list[Hit]] | None = None) -> list[Constraint]:
-    """The constraints that neither the sentence, its turn, its meeting nor the turns next to it meet
-    (a reply leaves the place or person of the member's question it answers unsaid)."""
-    missing = [c for c in constraints if not _meets(c, _evidence(sentence, hit), hit)]
+    """The constraints that neither the turn (which holds the cited sentences), its meeting nor the turns
+    next to it meet (a reply leaves the place or person of the member's question it answers unsaid)."""
+    missing = [c for c in constraints if not _meets(c, _evidence(hit), hit)]
     if missing and neighbours is not None:
-        around = "\n".join(_evidence("", h) for h in neighbours(hit.turn_id))
+        around = "\n".join(_evidence(h) for h in neighbours(hit.turn_id))
         missing = [c for c in missing if not _meets(c, around, hit)]
     return missing
 
 
-def _evidence(sentence: str, hit: Hit) -> str:
+def _evidence(hit: Hit) -> str:
     t, m = hit.turn, hit.meeting
-    return nfkc("\n".join(p or "" for p in (sentence, t.speaker, t.agenda, t.text, m.body, m.name, m.place,
-                                            " ".join(m.agenda))))
+    parts = (t.speaker, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
+    return "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
 
 
 def _meets(c: Constraint, text: str, hit: Hit) -> bool:
@@ -107,3 +106,9 @@ def _meets(c: Constraint, text: str, hit: Hit) -> bool:
     if c.month is None:
         return any(y == c.year for y, _ in said)
     return (c.year, c.month) in said
+
+
+def content_nouns(text: str) -> set[str]:
+    """Nouns of two or more characters (normalised forms), numbers left out: what a sentence is about."""
+    return {m.normalized_form() for m in analyse(text)
+            if m.part_of_speech()[0] == "名詞" and m.part_of_speech()[1] != "数詞" and len(m.surface()) >= 2}

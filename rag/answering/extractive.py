@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, nfkc, to_wareki
-from rag.answering.constraints import Constraint, names_a_person, question_constraints, unmet
+from rag.answering.constraints import Constraint, content_nouns, names_a_person, question_constraints, unmet
 from rag.records import Answer, Citation, Hit, SpeakerKind
 from rag.store.keyword import bigrams
 
@@ -135,14 +135,21 @@ class ExtractiveAnswerer:
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         asks_name = bool(_ASKS_NAME.search(question))
         constraints = question_constraints(question)
+        # what the figure must be about: the question's nouns other than its place, person… constraints
+        # (an English question shares no words with the Japanese minutes: no such check)
+        topic = set() if is_english(question) else \
+            {n for n in content_nouns(question) if not any(n in c.label for c in constraints)}
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
+        missing = {h.turn_id: unmet(constraints, h, self.neighbours) for h in hits} if constraints else {}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
             c.cos = float(sim)
-            c.has_unit = (not units or any(u.search(text) for u in units)) and (not asks_name or names_a_person(text, c.hit))
+            c.has_unit = (not units or (any(u.search(text) for u in units)
+                                        and (not topic or bool(topic & content_nouns(text))))) \
+                and (not asks_name or names_a_person(text, c.hit))
             c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
-            c.unmet = unmet(constraints, text, c.hit, self.neighbours)
+            c.unmet = missing.get(c.hit.turn_id, [])
             c.score = (
                 float(sim)
                 + W_OVERLAP * overlap
