@@ -67,9 +67,10 @@ def proper_nouns(text: str) -> list[tuple[str, str]]:
                 i += 1
                 word += morphemes[i].surface()
             out.append(("person", word))
-        elif pos[2] == "地名" and i + 1 < len(morphemes) and morphemes[i + 1].surface() in _PLACE_SUFFIX:
-            i += 1  # a municipality or prefecture: 盛岡 + 市 (not 日本 in 東日本大震災, not 長崎 in 長崎市民)
-            out.append(("place", word + morphemes[i].surface()))
+        elif pos[2] == "地名" and i + 1 < len(morphemes) and morphemes[i + 1].surface()[:1] in _PLACE_SUFFIX:
+            # a municipality or prefecture: 盛岡 + 市, 下関 + 市長, 長崎 + 市民 (not 日本 in 東日本大震災)
+            i += 1
+            out.append(("place", word + morphemes[i].surface()[0]))
         i += 1
     return out
 
