@@ -43,7 +43,8 @@ class Constraint:
 def question_constraints(question: str) -> list[Constraint]:
     """Years (with month), meeting numbers, places, persons and quoted names the question states."""
     if is_english(question):
-        return list(dict.fromkeys(Constraint("date", question[a:b], y, m) for a, b, y, m in find_english_year_months(question)))
+        dates = find_english_year_months(question)
+        return list(dict.fromkeys(Constraint("date", question[a:b], y, m) for a, b, y, m in dates))
     q = normalise(question)
     out = [Constraint("date", q[a:b], y, m) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]

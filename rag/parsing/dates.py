@@ -121,7 +121,8 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
            "november", "december")
 # December 2022, Dec. 2022, (fiscal) 2022
 ENGLISH_YEAR_MONTH = re.compile(
-    rf"\b(?:(?P<mon>{'|'.join(_MONTHS)}|{'|'.join(m[:3] for m in _MONTHS)}|sept)\.?\s+)?(?P<y>(?:19|20)[0-9]{{2}})\b", re.I)
+    rf"\b(?:(?P<mon>{'|'.join(_MONTHS)}|{'|'.join(m[:3] for m in _MONTHS)}|sept)\.?\s+)?"
+    rf"(?P<y>(?:19|20)[0-9]{{2}})\b", re.I)
 
 
 def find_year_months(s: str) -> list[tuple[int, int, int, int | None]]:
@@ -145,5 +146,6 @@ def find_english_year_months(s: str) -> list[tuple[int, int, int, int | None]]:
     out: list[tuple[int, int, int, int | None]] = []
     for m in ENGLISH_YEAR_MONTH.finditer(s):
         mon = m.group("mon")
-        out.append((m.start(), m.end(), int(m.group("y")), [x[:3] for x in _MONTHS].index(mon[:3].lower()) + 1 if mon else None))
+        month = [x[:3] for x in _MONTHS].index(mon[:3].lower()) + 1 if mon else None
+        out.append((m.start(), m.end(), int(m.group("y")), month))
     return out
