@@ -1,7 +1,7 @@
-"""Checks on the evaluation question set eval/questions.jsonl.
+"""Checks on the evaluation question sets eval/questions.jsonl and eval/holdout.jsonl.
 
 - every line is a JSON object with the required fields and a known type; ids are unique
-- enough questions (>= 80) and enough unanswerable ones (>= 10)
+- enough questions and enough unanswerable ones (MINIMUM); the holdout set shares no question with the other
 - every gold quote (and every evidence quote) is an exact substring of its document
 - every gold speaker is the label of the turn that holds the quote, checked twice:
   by reading the raw lines (the label printed above the quote, no project code involved)
@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
+HOLDOUT = ROOT / "eval" / "holdout.jsonl"  # near-miss unanswerable questions and controls, not tuned on
 CORPUS = ROOT / "corpus" / "sample"
 
 TYPES = {"number", "fact", "who-said", "stance", "two-turn", "paraphrase", "english", "unanswerable"}
@@ -26,9 +27,9 @@ REQUIRED = ("id", "question", "answer", "type", "doc", "meeting", "date", "speak
 NULL_WHEN_UNANSWERABLE = ("answer", "doc", "meeting", "date", "speaker", "quote")
 
 
-def _load() -> list[dict]:
+def _load(path: Path) -> list[dict]:
     out = []
-    for n, line in enumerate(QUESTIONS.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -41,8 +42,24 @@ def _load() -> list[dict]:
     return out
 
 
-QS = _load()
-ANSWERABLE = [q for q in QS if q.get("type") != "unanswerable"]
+SETS = {"questions": _load(QUESTIONS), "holdout": _load(HOLDOUT)}
+# minimum (questions, unanswerable) per set
+MINIMUM = {"questions": (80, 10), "holdout": (30, 20)}
+
+
+@pytest.fixture(params=sorted(SETS))
+def set_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def QS(set_name: str) -> list[dict]:
+    return SETS[set_name]
+
+
+@pytest.fixture
+def ANSWERABLE(QS: list[dict]) -> list[dict]:
+    return [q for q in QS if q.get("type") != "unanswerable"]
 
 
 def _items(q: dict) -> list[tuple[str, str, str]]:
@@ -61,7 +78,7 @@ def _raw(doc: str) -> str:
 # ---------------------------------------------------------------- structure
 
 
-def test_every_line_has_required_fields_and_known_type():
+def test_every_line_has_required_fields_and_known_type(QS):
     assert QS, "no questions"
     for q in QS:
         where = f"line {q['_line']} ({q.get('id')})"
@@ -72,19 +89,27 @@ def test_every_line_has_required_fields_and_known_type():
         assert isinstance(q["key_facts"], list), f"{where}: key_facts must be a list"
 
 
-def test_ids_unique():
+def test_ids_unique(QS):
     ids = [q["id"] for q in QS]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     assert not dup, f"duplicate ids: {dup}"
 
 
-def test_enough_questions():
-    assert len(QS) >= 80, f"only {len(QS)} questions"
+def test_enough_questions(set_name, QS):
+    least, least_unanswerable = MINIMUM[set_name]
+    assert len(QS) >= least, f"only {len(QS)} questions"
     n_un = sum(q["type"] == "unanswerable" for q in QS)
-    assert n_un >= 10, f"only {n_un} unanswerable questions"
+    assert n_un >= least_unanswerable, f"only {n_un} unanswerable questions"
 
 
-def test_unanswerable_have_no_gold():
+def test_holdout_is_new():
+    """The held-out set shares no id and no question with the development set."""
+    dev = SETS["questions"]
+    assert not {q["id"] for q in dev} & {q["id"] for q in SETS["holdout"]}
+    assert not {q["question"] for q in dev} & {q["question"] for q in SETS["holdout"]}
+
+
+def test_unanswerable_have_no_gold(QS):
     for q in QS:
         if q["type"] != "unanswerable":
             continue
@@ -94,7 +119,7 @@ def test_unanswerable_have_no_gold():
         assert not q.get("evidence"), f"{q['id']}: unanswerable but evidence given"
 
 
-def test_answerable_have_gold():
+def test_answerable_have_gold(ANSWERABLE):
     docs = {p.name for p in CORPUS.glob("*.txt")}
     for q in ANSWERABLE:
         assert q["doc"] in docs, f"{q['id']}: unknown doc {q['doc']!r}"
@@ -106,7 +131,7 @@ def test_answerable_have_gold():
         assert not q["speaker"].endswith((":", "：")), f"{q['id']}: speaker keeps the trailing colon"
 
 
-def test_two_turn_evidence():
+def test_two_turn_evidence(QS):
     for q in QS:
         if q["type"] != "two-turn":
             assert "evidence" not in q or q["type"] != "unanswerable"
@@ -127,7 +152,7 @@ def test_two_turn_evidence():
 # ---------------------------------------------------------------- quotes
 
 
-def test_quotes_are_exact_substrings():
+def test_quotes_are_exact_substrings(ANSWERABLE):
     bad = []
     for q in ANSWERABLE:
         raw = _raw(q["doc"])
@@ -137,7 +162,7 @@ def test_quotes_are_exact_substrings():
     assert not bad, "quotes not found verbatim in their document:\n" + "\n".join(bad)
 
 
-def test_quotes_single_line_and_unambiguous():
+def test_quotes_single_line_and_unambiguous(ANSWERABLE):
     bad = []
     for q in ANSWERABLE:
         raw = _raw(q["doc"])
@@ -180,7 +205,7 @@ def _label_above(doc: str, raw: str, pos: int) -> str | None:
     return None
 
 
-def test_speaker_is_label_above_quote_in_raw_text():
+def test_speaker_is_label_above_quote_in_raw_text(ANSWERABLE):
     bad = []
     for q in ANSWERABLE:
         raw = _raw(q["doc"])
@@ -219,7 +244,7 @@ def _turn_speakers_for(parsed, quote: str) -> list[str]:
     return speakers
 
 
-def test_speaker_matches_parser_turn():
+def test_speaker_matches_parser_turn(ANSWERABLE):
     pytest.importorskip("rag.sources")
     bad = []
     for q in ANSWERABLE:

@@ -96,3 +96,18 @@ def test_a_named_speaker_who_never_spoke_is_not_answered_by_someone_else(pipe):
     # shown in the order it was said: the member's question, then the reply
     turns = [c.turn for c in b.citations]
     assert turns == sorted(turns)
+
+
+def test_a_near_miss_meeting_date_is_not_answered_and_the_answer_says_why(pipe):
+    a = pipe.ask("下関市議会の令和6年12月定例会で、タクシー共同配車アプリの導入時期はいつと答弁されたか")  # only 9月 exists
+    assert a.abstained and a.related and not a.citations
+    assert "令和6年12月" in a.answer
+    b = pipe.ask("下関市議会の令和6年9月の一般質問で、タクシー共同配車アプリについて総合政策部長は何と答弁したか")
+    assert not b.abstained and any("タクシーの共同配車アプリ" in c.quote for c in b.citations)
+
+
+def test_a_figure_about_something_else_does_not_answer_a_number_question(pipe):
+    a = pipe.ask("盛岡市はDX推進リーダーを何人配置しているか")  # a head count nearby is of LINE users
+    assert a.abstained and "数値" in a.answer
+    b = pipe.ask("盛岡市のスマホ利用講習会の開催回数と参加人数は（令和3年度・令和4年度）")
+    assert not b.abstained and any("49回開いて374人" in c.quote for c in b.citations)

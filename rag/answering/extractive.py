@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, nfkc, to_wareki
+from rag.answering.constraints import Constraint, content_nouns, names_a_person, question_constraints, unmet
 from rag.records import Answer, Citation, Hit, SpeakerKind
 from rag.store.keyword import bigrams
 
@@ -30,7 +31,7 @@ ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English an
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
 PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
-NO_FIGURE_CONFIDENCE = 0.0  # when the figure or the speaker asked for is in none of the best sentences  # how many of the best sentences must miss the figure asked for before abstaining  # a number question: bonus for a sentence holding a number of the unit asked for
+NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
 
 # What a number question asks for, and what a sentence that answers it must contain.
 _NUM = r"[0-9０-９一二三四五六七八九十百千万億]"
@@ -45,6 +46,8 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
+# a question for someone's name is answered only by a sentence that names a person
+_ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b|\bwhat is (his|her|their) name\b", re.I)
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
@@ -60,6 +63,11 @@ class _Sentence:
     cos: float = 0.0
     has_unit: bool = True  # holds a number of the kind the question asks for (True when it asks none)
     role_ok: bool = True  # said by the role the question names (True when it names none)
+    unmet: list[Constraint] = field(default_factory=list)  # the question's year, meeting, place… it does not meet
+
+    @property
+    def fits(self) -> bool:
+        return self.has_unit and self.role_ok and not self.unmet
 
 
 class ExtractiveAnswerer:
@@ -80,24 +88,26 @@ class ExtractiveAnswerer:
         english = is_english(question)
         notes = ["Quotes are in the original Japanese."] if english else []
         sentences = self._score(question, hits, query_vector)
-        confidence = sentences[0].score if sentences else 0.0
-        if english:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
+        # the answer rests on the best close sentence that meets what the question asks for (a figure,
+        # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
+        fitting = [c for c in sentences[:NUMBER_WINDOW] if c.fits]
+        confidence = fitting[0].score if fitting else (NO_FIGURE_CONFIDENCE if sentences else 0.0)
+        if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
-        # a question for a figure that no close sentence states is not answered by a topical one
-        if sentences and not any(c.has_unit and c.role_ok for c in sentences[:NUMBER_WINDOW]):
-            confidence = min(confidence, NO_FIGURE_CONFIDENCE)
         if confidence < self.abstain_below:
+            why = _why_not(sentences[0], english) if sentences and not fitting else ""
             related = [citation(i + 1, h, h.piece_start, h.piece_end) for i, h in enumerate(hits[:3])]
-            return Answer(question, NO_ANSWER_EN if english else NO_ANSWER_JA, True, [], self.name, related, notes,
+            text = NO_ANSWER_EN if english else NO_ANSWER_JA
+            return Answer(question, f"{text}\n{why}" if why else text, True, [], self.name, related, notes,
                           confidence)
 
-        best = sentences[0]
+        best = fitting[0] if fitting else sentences[0]  # (the threshold sweep asks with no threshold)
         chosen = [best]
-        for s in sentences[1:]:
+        for s in sentences[sentences.index(best) + 1:]:
             if len(chosen) >= MAX_SENTENCES or s.score < best.score - NEAR_BEST:
                 break
             same_turn = sum(c.hit.turn_id == s.hit.turn_id for c in chosen)
-            if same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
+            if s.fits and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
         other = self._pair(best, question, query_vector)
         if other is not None and all(o.hit.turn_id != other.hit.turn_id for o in chosen):
@@ -123,13 +133,23 @@ class ExtractiveAnswerer:
         cos = np.vstack(vecs) @ q
         units = [u for asks, u in _ASKS_FOR if asks.search(question)]
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
+        asks_name = bool(_ASKS_NAME.search(question))
+        constraints = question_constraints(question)
+        # what the figure must be about: the question's nouns other than its place, person… constraints
+        # (an English question shares no words with the Japanese minutes: no such check)
+        topic = set() if is_english(question) else \
+            {n for n in content_nouns(question) if not any(n in c.label for c in constraints)}
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
+        missing = {h.turn_id: unmet(constraints, h, self.neighbours) for h in hits} if constraints else {}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
             c.cos = float(sim)
-            c.has_unit = not units or any(u.search(text) for u in units)
+            c.has_unit = (not units or (any(u.search(text) for u in units)
+                                        and (not topic or bool(topic & content_nouns(text))))) \
+                and (not asks_name or names_a_person(text, c.hit))
             c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
+            c.unmet = missing.get(c.hit.turn_id, [])
             c.score = (
                 float(sim)
                 + W_OVERLAP * overlap
@@ -171,6 +191,19 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
+
+
+def _why_not(s: _Sentence, english: bool) -> str:
+    """Why the closest sentence does not answer: the first constraint of the question it misses."""
+    if s.unmet:
+        return s.unmet[0].reason(english)
+    if not s.has_unit:
+        return "The closest statements do not give the figure or name asked for." if english else \
+            "近い発言は、質問の求める数値や氏名を述べていません。"
+    if not s.role_ok:
+        return "The speaker named in the question did not say this." if english else \
+            "質問の発言者による発言ではありませんでした。"
+    return ""
 
 
 def _text(s: _Sentence) -> str:

@@ -110,3 +110,42 @@ def find_date_range(s: str) -> tuple[_dt.date, _dt.date] | None:
 
 def iso(d: _dt.date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+# a year, with its month when given: 令和6年12月, 令和5年度, 平成23年, 2022年12月 (no day needed)
+YEAR_MONTH = re.compile(
+    rf"(?:(?P<era>令和|平成|昭和|大正|明治){_SP}(?P<ey>元|{_NUM})|(?P<wy>[0-9０-９]{{4}})){_SP}年(?:{_SP}度)?"
+    rf"(?:{_SP}(?P<m>{_NUM}){_SP}月)?"
+)
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+# December 2022, Dec. 2022, (fiscal) 2022
+ENGLISH_YEAR_MONTH = re.compile(
+    rf"\b(?:(?P<mon>{'|'.join(_MONTHS)}|{'|'.join(m[:3] for m in _MONTHS)}|sept)\.?\s+)?"
+    rf"(?P<y>(?:19|20)[0-9]{{2}})\b", re.I)
+
+
+def find_year_months(s: str) -> list[tuple[int, int, int, int | None]]:
+    """Every year mentioned in `s` as (start, end, year, month), the month when one follows:
+    令和6年12月 -> 2024, 12; 令和5年度 -> 2023, None."""
+    out: list[tuple[int, int, int, int | None]] = []
+    for m in YEAR_MONTH.finditer(s):
+        if m.group("era"):
+            n = kanji_number(m.group("ey"))
+            year = ERAS[m.group("era")] + n if n else None
+        else:
+            year = kanji_number(m.group("wy"))
+        month = kanji_number(m.group("m")) if m.group("m") else None
+        if year:
+            out.append((m.start(), m.end(), year, month if month and 1 <= month <= 12 else None))
+    return out
+
+
+def find_english_year_months(s: str) -> list[tuple[int, int, int, int | None]]:
+    """(start, end, year, month): December 2022 -> 2022, 12; fiscal 2021 -> 2021, None."""
+    out: list[tuple[int, int, int, int | None]] = []
+    for m in ENGLISH_YEAR_MONTH.finditer(s):
+        mon = m.group("mon")
+        month = [x[:3] for x in _MONTHS].index(mon[:3].lower()) + 1 if mon else None
+        out.append((m.start(), m.end(), int(m.group("y")), month))
+    return out

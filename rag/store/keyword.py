@@ -37,18 +37,15 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def morphemes(text: str) -> list[str]:
+def analyse(text: str) -> list:
+    """Sudachi morphemes (surface, part_of_speech(), normalized_form()) of the normalised text."""
     tok = _sudachi()
-    out = []
     # Sudachi refuses inputs over ~49 KB: feed it line by line
-    for line in normalise(text).split("\n"):
-        if not line.strip():
-            continue
-        for m in tok.tokenize(line[:10000]):
-            if m.part_of_speech()[0] in _SKIP_POS:
-                continue
-            out.append(m.normalized_form())
-    return out
+    return [m for line in normalise(text).split("\n") if line.strip() for m in tok.tokenize(line[:10000])]
+
+
+def morphemes(text: str) -> list[str]:
+    return [m.normalized_form() for m in analyse(text) if m.part_of_speech()[0] not in _SKIP_POS]
 
 
 def bigrams(text: str) -> list[str]:

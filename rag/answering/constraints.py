@@ -1,0 +1,116 @@
+"""What a question pins down, and whether a piece of evidence meets it.
+
+Near-miss questions name a real topic of the minutes together with a year, a meeting, a place, a
+person or a name that the minutes do not have for it (「下関市議会の令和6年12月定例会で…」 when
+only the September session speaks of it). Evidence (a turn, its meeting's metadata and the turns
+next to it) answers such a question only if it meets every constraint the question states.
+Extraction is conservative (explicit years, 第N回, municipalities and persons as Sudachi tags them,
+quoted names); matching is lenient (anywhere in that evidence, in any written form of the year).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from rag.answering.base import nfkc
+from rag.language import is_english
+from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
+from rag.records import Hit
+from rag.store.keyword import analyse, normalise
+
+_ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
+_QUOTED = re.compile(r"[「『]([^」』]{2,30})[」』]")
+_BARE_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")  # DXパッケージ2024, ICT戦略2015
+_PLACE_SUFFIX = ("市", "区", "町", "村", "県", "都", "府")
+_ERA_NAMES = {"令和", "平成", "昭和", "大正", "明治"}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    kind: str  # "date", "meeting", "place", "person", "name"
+    label: str  # as the question writes it: 令和6年12月, 第1回, 盛岡市, 関谷博, ふくふく母子モ
+    year: int | None = None
+    month: int | None = None
+
+    def reason(self, english: bool) -> str:
+        if english:
+            return f"No statement matching '{self.label}' in the question was found."
+        return f"質問の『{self.label}』に当たる発言は見つかりませんでした。"
+
+
+def question_constraints(question: str) -> list[Constraint]:
+    """Years (with month), meeting numbers, places, persons and quoted names the question states."""
+    if is_english(question):
+        dates = find_english_year_months(question)
+        return list(dict.fromkeys(Constraint("date", question[a:b], y, m) for a, b, y, m in dates))
+    q = normalise(question)
+    out = [Constraint("date", q[a:b], y, m) for a, b, y, m in find_year_months(q)]
+    out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
+    # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
+    out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
+            if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
+    out += [Constraint(kind, word) for kind, word in proper_nouns(q)]
+    return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
+
+
+def proper_nouns(text: str) -> list[tuple[str, str]]:
+    """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in `text`."""
+    morphemes = analyse(text)
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(morphemes):
+        pos = morphemes[i].part_of_speech()
+        word = morphemes[i].surface()
+        if pos[1] == "固有名詞" and pos[2] == "人名":  # 関谷 + 博 -> 関谷博
+            while i + 1 < len(morphemes) and morphemes[i + 1].part_of_speech()[2] == "人名":
+                i += 1
+                word += morphemes[i].surface()
+            out.append(("person", word))
+        elif pos[2] == "地名" and i + 1 < len(morphemes) and morphemes[i + 1].surface()[:1] in _PLACE_SUFFIX:
+            # a municipality or prefecture: 盛岡 + 市, 下関 + 市長, 長崎 + 市民 (not 日本 in 東日本大震災)
+            i += 1
+            out.append(("place", word + morphemes[i].surface()[0]))
+        i += 1
+    return out
+
+
+def names_a_person(sentence: str, hit: Hit) -> bool:
+    """The sentence names someone, or its speaker is printed with a name (委員（村本ひろや）)."""
+    return bool(hit.turn.speaker_name) or any(kind == "person" for kind, _ in proper_nouns(sentence))
+
+
+def unmet(constraints: list[Constraint], hit: Hit,
+          neighbours: Callable[[int], list[Hit]] | None = None) -> list[Constraint]:
+    """The constraints that neither the turn (which holds the cited sentences), its meeting nor the turns
+    next to it meet (a reply leaves the place or person of the member's question it answers unsaid)."""
+    missing = [c for c in constraints if not _meets(c, _evidence(hit), hit)]
+    if missing and neighbours is not None:
+        around = "\n".join(_evidence(h) for h in neighbours(hit.turn_id))
+        missing = [c for c in missing if not _meets(c, around, hit)]
+    return missing
+
+
+def _evidence(hit: Hit) -> str:
+    t, m = hit.turn, hit.meeting
+    parts = (t.speaker, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
+    return "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
+
+
+def _meets(c: Constraint, text: str, hit: Hit) -> bool:
+    if c.kind != "date":
+        return c.label in text
+    said = {(y, m) for _, _, y, m in find_year_months(text)} | {(int(y), None) for y in _BARE_YEAR.findall(text)}
+    if hit.meeting.date:  # the meeting's own date, in its calendar and its fiscal year (April to March)
+        y, m = (int(x) for x in hit.meeting.date.split("-")[:2])
+        said |= {(y, m), (y, None), (y if m >= 4 else y - 1, None)}
+    if c.month is None:
+        return any(y == c.year for y, _ in said)
+    return (c.year, c.month) in said
+
+
+def content_nouns(text: str) -> set[str]:
+    """Nouns of two or more characters (normalised forms), numbers left out: what a sentence is about."""
+    return {m.normalized_form() for m in analyse(text)
+            if m.part_of_speech()[0] == "名詞" and m.part_of_speech()[1] != "数詞" and len(m.surface()) >= 2}
