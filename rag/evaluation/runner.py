@@ -386,13 +386,13 @@ class CachingEmbedder:
             v = self._queries[text] = self._inner.embed_query(text)
         return v
 
-    def embed_passages(self, texts, batch_size: int = 8, show_progress: bool = False):
+    def embed_passages(self, texts, batch_size: int = 8):
         import numpy as np
 
         texts = list(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
         if missing:
-            vecs = self._inner.embed_passages(missing, batch_size=batch_size, show_progress=show_progress)
+            vecs = self._inner.embed_passages(missing, batch_size=batch_size)
             self._passages.update(zip(missing, vecs))
         if not texts:
             return np.zeros((0, self._inner.dimension), dtype=np.float32)
