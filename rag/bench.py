@@ -293,7 +293,8 @@ def build_synthetic(syn: Synthesiser, n: int, folder: Path, settings, dimension:
     index_mod.tokenize = syn.tokens  # same tokens, cached per sentence (the real tokenizer is timed in ingest)
     try:
         t = time.perf_counter()
-        writer = IndexWriter(folder, settings.model, dimension, PARSER_VERSION,
+        # vectors synthesised from the real embedder's (settings.embed_backend) chunk vectors
+        writer = IndexWriter(folder, settings.model, dimension, PARSER_VERSION, backend=settings.embed_backend,
                              tokenizer=settings.keyword_tokenizer, context="none", rebuild=True)
         for key, doc in syn.documents(n):
             writer.add(key, "synthetic", doc)

@@ -131,7 +131,8 @@ def remove(names: list[str], settings: Settings) -> list[str]:
     live = Index.open(settings.index_dir)
     manifest = live.manifest
     live.close()
-    with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, manifest.parser_version) as writer:
+    with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, manifest.parser_version,
+                     backend=manifest.backend) as writer:
         removed = [doc for name in names for doc in writer.remove(name)]
         if removed:
             writer.commit()

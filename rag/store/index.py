@@ -123,8 +123,8 @@ class _Pending:
 class IndexWriter:
     """Add, replace and remove documents; nothing is visible until commit()."""
 
-    def __init__(self, folder: Path, model: str, dimension: int, parser_version: str,
-                 tokenizer: str = "both", context: str = "none", rebuild: bool = False, backend: str = "torch"):
+    def __init__(self, folder: Path, model: str, dimension: int, parser_version: str, *, backend: str,
+                 tokenizer: str = "both", context: str = "none", rebuild: bool = False):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = open(folder / ".lock", "w")
