@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from rag.config import SAMPLE_CORPUS, Settings
+from rag.config import EMBED_BACKENDS, SAMPLE_CORPUS, Settings
 from rag.errors import RagError
 
 
@@ -27,7 +27,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
                         "or any sentence-transformers model id or local folder")
     p.add_argument("--model-cache", type=Path, default=None,
                    help=f"where the converted default model is kept (env RAG_MODEL_CACHE, default {d.model_cache})")
-    p.add_argument("--embed-backend", choices=["onnx-int8", "torch"], default=None,
+    p.add_argument("--embed-backend", choices=EMBED_BACKENDS, default=None,
                    help=f"embedding runtime of a new index (env RAG_EMBED_BACKEND, default {d.embed_backend}); "
                         "an existing index keeps its own")
     p.add_argument("--embed-threads", type=int, default=None,

