@@ -424,11 +424,11 @@ def bench_backends(settings, corpus: Path, limit: int | None, rounds: int, log: 
     questions = load_questions()
     cores = torch.get_num_threads()
 
-    def load(backend: str, threads: int | None):
+    def load(backend: str, threads: int):
         return load_embedder(settings.model, settings.model_cache, backend, threads)
 
-    reference = load("torch", None)
-    onnx_all, onnx_one = load("onnx-int8", None), load("onnx-int8", 1)
+    reference = load("torch", 0)
+    onnx_all, onnx_one = load("onnx-int8", 0), load("onnx-int8", 1)
     loads = {backend: _cold_start(settings, backend) for backend in ("torch", "onnx-int8")}
     tokens = int(sum(min(n, reference.max_tokens) for n in reference.token_count(texts)))
     log(f"{len(texts)} timed chunks ({tokens} tokens), quality on {len(all_texts)} chunks and {len(questions)} questions")
@@ -659,7 +659,7 @@ def _bench_store(args, settings, corpus, sizes, nq, rounds, work, results, log) 
     threads = args.threads if args.threads is not None else settings.embed_threads
     results["threads"] = threads or f"all ({os.cpu_count()})"
     t = time.perf_counter()
-    embedder = load_embedder(settings.model, settings.model_cache, settings.embed_backend, threads or None)
+    embedder = load_embedder(settings.model, settings.model_cache, settings.embed_backend, threads)
     results["backend"] = embedder.backend
     results["model_load_s"] = time.perf_counter() - t
     log(f"ingesting {corpus} (real model, {embedder.backend}, threads {results['threads']}) ...")

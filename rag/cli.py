@@ -289,7 +289,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     s = _settings(args)
     started = time.perf_counter()
     path = resolve_model_path(s.model, s.model_cache)
-    emb = load_embedder(s.model, s.model_cache, s.embed_backend, s.embed_threads or None)
+    emb = load_embedder(s.model, s.model_cache, s.embed_backend, s.embed_threads)
     where = getattr(emb, "folder", path)
     print(f"embedding model {emb.model_id} ({emb.backend}): {emb.dimension} dimensions, at {where} "
           f"(ready in {time.perf_counter() - started:.1f} s)")

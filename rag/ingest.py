@@ -61,7 +61,7 @@ def fingerprint(path: Path, parser_version: str) -> str:
 def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedder=None,
            progress: bool = True, log: Callable[[str], None] = lambda s: None) -> IngestReport:
     from rag.sources import PARSER_VERSION, SourceError, discover, parse_path
-    from rag.store.index import Index, IndexWriter, built_with, current_generation
+    from rag.store.index import Index, IndexWriter, current_generation, embedding_backend
 
     t0 = time.perf_counter()
     report = IngestReport(settings.index_dir)
@@ -102,10 +102,9 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
     if embedder is None:
         from rag.embedding.embedder import load_embedder
 
-        built = None if rebuild else built_with(settings.index_dir)
-        backend = built.backend if built is not None else settings.embed_backend  # an index keeps its backend
+        backend = settings.embed_backend if rebuild else embedding_backend(settings.index_dir, settings.embed_backend)
         log(f"loading embedding model {settings.model} ({backend}) ...")
-        embedder = load_embedder(settings.model, settings.model_cache, backend, settings.embed_threads or None)
+        embedder = load_embedder(settings.model, settings.model_cache, backend, settings.embed_threads)
     with IndexWriter(settings.index_dir, settings.model, embedder.dimension, PARSER_VERSION,
                      tokenizer=settings.keyword_tokenizer, context=settings.context_prefix,
                      rebuild=rebuild, backend=embedder.backend) as writer:

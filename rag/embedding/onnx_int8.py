@@ -95,7 +95,7 @@ class OnnxInt8Embedder(Embedder):
     backend = "onnx-int8"
 
     def __init__(self, folder: Path, model_id: str, query_prompt: str, passage_prompt: str,
-                 threads: int | None = None):
+                 threads: int = 0):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -134,7 +134,7 @@ class OnnxInt8Embedder(Embedder):
         return [len(e.ids) for e in self._counter.encode_batch([self.passage_prompt + t for t in texts])]
 
 
-def load(model: str, model_path: str, cache_dir: Path, threads: int | None) -> OnnxInt8Embedder:
+def load(model: str, model_path: str, cache_dir: Path, threads: int = 0) -> OnnxInt8Embedder:
     """The int8 ONNX embedder of a model (exported into ``cache_dir`` on first use)."""
     folder = build_once(folder_for(model_path, cache_dir), lambda tmp: export(model_path, tmp), is_complete)
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))

@@ -99,7 +99,7 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
     if "backend" in cfg and embedder is None:  # a fresh index is built below with this backend
         from rag.embedding.embedder import load_embedder
 
-        embedder = load_embedder(settings.model, settings.model_cache, cfg["backend"], settings.embed_threads or None)
+        embedder = load_embedder(settings.model, settings.model_cache, cfg["backend"], settings.embed_threads)
     corpus = Path(cfg.get("corpus") or SAMPLE_CORPUS)
     pipe = Pipeline(settings, embedder=embedder)
     t0 = time.perf_counter()

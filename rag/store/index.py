@@ -69,6 +69,13 @@ def built_with(folder: Path) -> Manifest | None:
     return Manifest.load(gen / MANIFEST) if gen is not None else None
 
 
+def embedding_backend(folder: Path, configured: str) -> str:
+    """The runtime to embed with for the index in ``folder``: the one it was built with, or for a new index the
+    configured one (vectors of two runtimes differ a little, so one index never mixes them)."""
+    built = built_with(folder)
+    return built.backend if built is not None else configured
+
+
 class Index:
     """Read side of an index folder (one generation, loaded at open)."""
 
