@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.config import Settings
+from rag.errors import RagError
 from rag.records import ParsedDocument
 
 
@@ -61,7 +62,8 @@ def fingerprint(path: Path, parser_version: str) -> str:
 def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedder=None,
            progress: bool = True, log: Callable[[str], None] = lambda s: None) -> IngestReport:
     from rag.sources import PARSER_VERSION, SourceError, discover, parse_path
-    from rag.store.index import Index, IndexWriter, current_generation, embedding_backend
+    from rag.store.catalog import Catalog
+    from rag.store.index import CATALOG, IndexWriter, current_generation, embedding_backend
 
     t0 = time.perf_counter()
     report = IngestReport(settings.index_dir)
@@ -69,10 +71,11 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
     report.skipped += [(str(p), why) for p, why in skipped]
 
     known: dict[str, str | None] = {}
-    if not rebuild and current_generation(settings.index_dir) is not None:
-        live = Index.open(settings.index_dir)
-        known = {str(f.resolve()): live.catalog.fingerprint(str(f.resolve())) for f in files}
-        live.close()
+    live = None if rebuild else current_generation(settings.index_dir)
+    if live is not None:  # only the catalog is needed to know what is indexed already
+        catalog = Catalog(live / CATALOG, readonly=True)
+        known = {str(f.resolve()): catalog.fingerprint(str(f.resolve())) for f in files}
+        catalog.close()
 
     todo: list[tuple[str, str, ParsedDocument, bool]] = []
     for f in files:
@@ -95,7 +98,11 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
         report.warnings += [(f.name, w) for w in parsed.warnings]
         todo.append((key, fp, parsed, known.get(key) is not None))
 
-    if not todo and not rebuild:
+    if not todo and rebuild:  # a rebuild from nothing would replace the index with an empty one
+        reasons = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:3])
+        raise RagError(f"nothing readable to rebuild the index in {settings.index_dir} from, so it was left as it "
+                       f"is ({len(report.skipped)} skipped{': ' + reasons if reasons else ''})")
+    if not todo:
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -125,11 +132,9 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
 
 
 def remove(names: list[str], settings: Settings) -> list[str]:
-    from rag.store.index import Index, IndexWriter
+    from rag.store.index import IndexWriter, require_index
 
-    live = Index.open(settings.index_dir)
-    manifest = live.manifest
-    live.close()
+    manifest = require_index(settings.index_dir)
     with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, manifest.parser_version,
                      backend=manifest.backend) as writer:
         removed = [doc for name in names for doc in writer.remove(name)]

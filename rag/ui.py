@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import IndexMissing, RagError
 
 log = logging.getLogger("rag.ui")
 
@@ -363,8 +363,10 @@ def build_app(settings: Settings, pipeline=None):
                 s = idx.catalog.stats()
                 docs = idx.catalog.documents()
                 man = idx.manifest
-        except RagError as e:
+        except IndexMissing as e:
             return f"**索引がありません**: {escape_md(str(e))}\n\n「会議録の追加」タブからファイルを取り込めます。"
+        except RagError as e:
+            return f"**索引を開けません**: {escape_md(str(e))}"
         lines = [
             "| 項目 | 値 |", "|---|---|",
             f"| 文書数 | **{s['documents']}** |",
@@ -517,44 +519,49 @@ def build_app(settings: Settings, pipeline=None):
         staged: dict[str, Path] = {}  # shown name -> path in the uploads folder
         backups: dict[Path, Path] = {}
         uploads_dir.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            src = Path(f if isinstance(f, str) else getattr(f, "path", None) or f.name)
-            raw_name = getattr(f, "orig_name", None) or src.name
-            name = safe_upload_name(raw_name)
-            if name is None:
-                rejected.append((str(raw_name), "ファイル名が不正です"))
-                continue
-            if name in staged:
-                rejected.append((name, "同じ名前のファイルが重複しています"))
-                continue
-            why = _check_upload(src, name)
-            if why:
-                rejected.append((name, why))
-                continue
-            dest = uploads_dir / name
-            if dest.resolve().parent != uploads_dir.resolve():  # belt and braces: never leave the folder
-                rejected.append((name, "ファイル名が不正です"))
-                continue
-            if dest.exists():
-                bak = dest.with_name(f".bak-{time.time_ns()}-{name}")
-                dest.replace(bak)
-                backups[dest] = bak
-            shutil.copyfile(src, dest)
-            staged[name] = dest
-        lines: list[str] = []
+
+        def restore() -> None:  # the uploads folder as it was before this upload
+            for dest in staged.values():
+                dest.unlink(missing_ok=True)
+            for dest, bak in backups.items():
+                bak.replace(dest)
+
         report = None
-        if staged:
-            try:
+        try:  # staging and ingest in one piece: any failure puts back the files the index was built from
+            for f in files:
+                src = Path(f if isinstance(f, str) else getattr(f, "path", None) or f.name)
+                raw_name = getattr(f, "orig_name", None) or src.name
+                name = safe_upload_name(raw_name)
+                if name is None:
+                    rejected.append((str(raw_name), "ファイル名が不正です"))
+                    continue
+                if name in staged:
+                    rejected.append((name, "同じ名前のファイルが重複しています"))
+                    continue
+                why = _check_upload(src, name)
+                if why:
+                    rejected.append((name, why))
+                    continue
+                dest = uploads_dir / name
+                if dest.resolve().parent != uploads_dir.resolve():  # belt and braces: never leave the folder
+                    rejected.append((name, "ファイル名が不正です"))
+                    continue
+                if dest.exists():
+                    bak = dest.with_name(f".bak-{time.time_ns()}-{name}")
+                    dest.replace(bak)
+                    backups[dest] = bak
+                staged[name] = dest
+                shutil.copyfile(src, dest)
+            if staged:
                 report = ingest(list(staged.values()), settings, embedder=pipe.embedder, progress=False)
-            except Exception as e:
-                for dest in staged.values():
-                    dest.unlink(missing_ok=True)
-                for dest, bak in backups.items():
-                    bak.replace(dest)
-                msg = str(e) if isinstance(e, RagError) else f"{type(e).__name__}: {e}"
-                log.error("upload ingest failed: %s\n%s", msg, traceback.format_exc())
-                return (f"❌ 取り込めませんでした（既存の索引はそのままです）: {escape_md(msg)}", stats_markdown(),
-                        *facet_updates())
+        except Exception as e:
+            restore()
+            msg = str(e) if isinstance(e, RagError) else f"{type(e).__name__}: {e}"
+            log.error("upload ingest failed: %s\n%s", msg, traceback.format_exc())
+            return (f"❌ 取り込めませんでした（既存の索引はそのままです）: {escape_md(msg)}", stats_markdown(),
+                    *facet_updates())
+        lines: list[str] = []
+        if report is not None:
             skipped = {Path(p).name: why for p, why in report.skipped}
             for name, dest in staged.items():
                 if name in skipped:  # not indexed: put back what was there before
@@ -663,11 +670,14 @@ def launch(settings: Settings, pipeline=None) -> None:
         print(f"warning: serving on {settings.host} without a login; set RAG_AUTH=user:password", flush=True)
     pipe = pipeline or Pipeline(settings)
     started = time.perf_counter()
-    try:  # load the model and the index now, not on the first user's question
-        pipe.ask("ウォームアップ")
+    try:  # load the model, the index and the answerer now, not on the first user's question (no LLM call)
+        pipe.retrieve("ウォームアップ")
+        pipe.answerer
         print(f"index {settings.index_dir} and model ready in {time.perf_counter() - started:.1f} s", flush=True)
-    except RagError as e:
+    except IndexMissing as e:
         print(f"warning: {e} (the UI starts; add minutes in the 会議録の追加 tab)", flush=True)
+    except RagError as e:
+        print(f"warning: {e} (the UI starts, but cannot answer until this is fixed)", flush=True)
     app = build_app(settings, pipe)
     app.queue(default_concurrency_limit=4, max_size=64).launch(
         server_name=settings.host, server_port=settings.port, auth=auth,

