@@ -3,6 +3,7 @@ question names a year, meeting, municipality, person or name that the evidence m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -109,6 +110,13 @@ def test_the_meeting_number_must_be_the_meetings():
     chair = _hit("002", "データセンターも頭に置いているが")
     assert unmet(question_constraints("第1回長崎市情報化推進計画策定委員会でデータセンターについて何と答えたか"), chair) == []
     assert [c.label for c in unmet(question_constraints("第3回長崎市情報化推進計画策定委員会で何と答えたか"), chair)] == ["第3回"]
+    # minutes that print the number in kanji meet the same constraint, in any written form of the question
+    kanji = replace(chair, meeting=replace(chair.meeting, name=chair.meeting.name.replace("第1回", "第一回")))
+    assert "第一回" in kanji.meeting.name
+    assert unmet(question_constraints("第1回長崎市情報化推進計画策定委員会で何と答えたか"), kanji) == []
+    assert unmet(question_constraints("第一回長崎市情報化推進計画策定委員会で何と答えたか"), kanji) == []
+    assert [c.label for c in unmet(question_constraints("第三回長崎市情報化推進計画策定委員会で何と答えたか"), kanji)] == [
+        "第3回"]
 
 
 def test_a_person_is_met_by_the_question_turn_the_reply_answers():

@@ -85,7 +85,8 @@ def unmet(constraints: list[Constraint], hit: Hit,
           neighbours: Callable[[int], list[Hit]] | None = None) -> list[Constraint]:
     """The constraints that neither the turn (which holds the cited sentences), its meeting nor the turns
     next to it meet (a reply leaves the place or person of the member's question it answers unsaid)."""
-    missing = [c for c in constraints if not _meets(c, _evidence(hit), hit)]
+    own = _evidence(hit)
+    missing = [c for c in constraints if not _meets(c, own, hit)]
     if missing and neighbours is not None:
         around = "\n".join(_evidence(h) for h in neighbours(hit.turn_id))
         missing = [c for c in missing if not _meets(c, around, hit)]
@@ -95,7 +96,8 @@ def unmet(constraints: list[Constraint], hit: Hit,
 def _evidence(hit: Hit) -> str:
     t, m = hit.turn, hit.meeting
     parts = (t.speaker, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
-    return "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
+    text = "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
+    return _ORDINAL.sub(lambda m: f"第{kanji_number(m.group(1))}回", text)  # 第三回 -> 第3回, as labels are
 
 
 def _meets(c: Constraint, text: str, hit: Hit) -> bool:

@@ -65,10 +65,6 @@ class _Sentence:
     role_ok: bool = True  # said by the role the question names (True when it names none)
     unmet: list[Constraint] = field(default_factory=list)  # the question's year, meeting, place… it does not meet
 
-    @property
-    def fits(self) -> bool:
-        return self.has_unit and self.role_ok and not self.unmet
-
 
 class ExtractiveAnswerer:
     name = "extractive"
@@ -87,11 +83,20 @@ class ExtractiveAnswerer:
                query_vector: np.ndarray | None = None) -> Answer:
         english = is_english(question)
         notes = ["Quotes are in the original Japanese."] if english else []
-        sentences = self._score(question, hits, query_vector)
+        constraints = question_constraints(question)
+        sentences = self._score(question, hits, query_vector, constraints, english)
+        missing: dict[int, list[Constraint]] = {}  # per turn, looked up only for the sentences considered
+
+        def fits(c: _Sentence) -> bool:
+            if constraints and c.hit.turn_id not in missing:
+                missing[c.hit.turn_id] = unmet(constraints, c.hit, self.neighbours)
+            c.unmet = missing.get(c.hit.turn_id, [])
+            return c.has_unit and c.role_ok and not c.unmet
+
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
-        fitting = [c for c in sentences[:NUMBER_WINDOW] if c.fits]
-        confidence = fitting[0].score if fitting else (NO_FIGURE_CONFIDENCE if sentences else 0.0)
+        fitting = [c for c in sentences[:NUMBER_WINDOW] if fits(c)]
+        confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
         if confidence < self.abstain_below:
@@ -107,7 +112,7 @@ class ExtractiveAnswerer:
             if len(chosen) >= MAX_SENTENCES or s.score < best.score - NEAR_BEST:
                 break
             same_turn = sum(c.hit.turn_id == s.hit.turn_id for c in chosen)
-            if s.fits and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
+            if fits(s) and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
         other = self._pair(best, question, query_vector)
         if other is not None and all(o.hit.turn_id != other.hit.turn_id for o in chosen):
@@ -119,7 +124,8 @@ class ExtractiveAnswerer:
                       confidence)
 
     # ------------------------------------------------------------------ scoring
-    def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None) -> list[_Sentence]:
+    def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None, constraints: list[Constraint],
+               english: bool) -> list[_Sentence]:
         q_grams = set(bigrams(question))
         stored = self.sentence_vectors([h.turn_id for h in hits])
         cands, vecs = [], []
@@ -134,13 +140,11 @@ class ExtractiveAnswerer:
         units = [u for asks, u in _ASKS_FOR if asks.search(question)]
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         asks_name = bool(_ASKS_NAME.search(question))
-        constraints = question_constraints(question)
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
-        topic = set() if is_english(question) else \
+        topic = set() if english or not units else \
             {n for n in content_nouns(question) if not any(n in c.label for c in constraints)}
         top_turn = {h.turn_id: i for i, h in enumerate(hits)}
-        missing = {h.turn_id: unmet(constraints, h, self.neighbours) for h in hits} if constraints else {}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
@@ -149,7 +153,6 @@ class ExtractiveAnswerer:
                                         and (not topic or bool(topic & content_nouns(text))))) \
                 and (not asks_name or names_a_person(text, c.hit))
             c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
-            c.unmet = missing.get(c.hit.turn_id, [])
             c.score = (
                 float(sim)
                 + W_OVERLAP * overlap
