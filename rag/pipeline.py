@@ -105,12 +105,12 @@ class Pipeline:
         query = condense(question, history) if (condense and history) else search_query(question, history)
         qvec = self.embedder.embed_query(query)
         hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
-        return question, hits, qvec
+        return question, query, hits, qvec
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None,
             history: Sequence[str] = ()) -> Answer:
-        question, hits, qvec = self._prepare(question, k, filters, history)
-        answer = self.answerer.answer(question, hits, history, query_vector=qvec)
+        question, query, hits, qvec = self._prepare(question, k, filters, history)
+        answer = self.answerer.answer(question, hits, history, query_vector=qvec, standalone=query)
         if k and answer.mode == "extractive":  # an LLM's text refers to all its citations by number
             answer.citations = answer.citations[:k]
         return answer
@@ -118,12 +118,12 @@ class Pipeline:
     def ask_stream(self, question: str, k: int | None = None, filters: Filters | None = None,
                    history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text deltas as an LLM writes them, then exactly one checked Answer (only that, in extractive mode)."""
-        question, hits, qvec = self._prepare(question, k, filters, history)
+        question, query, hits, qvec = self._prepare(question, k, filters, history)
         stream = getattr(self.answerer, "answer_stream", None)
         if stream is None:
-            yield self.answerer.answer(question, hits, history, query_vector=qvec)
+            yield self.answerer.answer(question, hits, history, query_vector=qvec, standalone=query)
             return
-        yield from stream(question, hits, history, query_vector=qvec)
+        yield from stream(question, hits, history, query_vector=qvec, standalone=query)
 
 def search_query(question: str, history: Sequence[str]) -> str:
     """Extractive follow-ups carry the previous question's terms forward."""

@@ -80,7 +80,9 @@ class ExtractiveAnswerer:
         self.abstain_below = abstain_below
 
     def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (),
-               query_vector: np.ndarray | None = None) -> Answer:
+               query_vector: np.ndarray | None = None, standalone: str | None = None) -> Answer:
+        """``standalone``: the pipeline's search query for a follow-up; sentences are scored against the
+        question as asked (the retrieved turns already carry the follow-up's context)."""
         english = is_english(question)
         notes = ["Quotes are in the original Japanese."] if english else []
         constraints = question_constraints(question)

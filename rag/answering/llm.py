@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import socket
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -61,7 +60,6 @@ MIN_SUPPORT = float(os.environ.get("RAG_LLM_MIN_SUPPORT", "0.3"))  # share of a 
 GGUF_CTX = int(os.environ.get("RAG_LLM_CTX", "4096"))  # gguf mode: llama.cpp context size
 GGUF_THREADS = int(os.environ.get("RAG_LLM_THREADS", str(max(1, min(8, (os.cpu_count() or 2) // 2)))))  # gguf: CPU threads
 
-CONDENSE_RETRY_AFTER = 120.0  # s: a failed condensing is not retried sooner for the same question
 
 UNVERIFIED_JA = "（未確認）"
 UNVERIFIED_EN = "(unverified) "
@@ -172,8 +170,8 @@ def _clean(value: str | None) -> str:
                   value or "")
 
 
-def render_sources(sources: Sequence[Source], english: bool, nonce: str, prompts_dir: Path | str = PROMPTS_DIR) -> str:
-    tpl = load_prompt("turn_en" if english else "turn_ja", prompts_dir)["text"]
+def render_sources(sources: Sequence[Source], english: bool, nonce: str, template: str) -> str:
+    """Each source turn through the turn template (prompts/turn_*.txt) with its meeting, date and speaker."""
     blocks = []
     for src in sources:
         t, m = src.hit.turn, src.hit.meeting
@@ -184,7 +182,7 @@ def render_sources(sources: Sequence[Source], english: bool, nonce: str, prompts
             text = text + "…"
         none = "-" if english else "なし"
         blocks.append(render(
-            tpl, n=src.n, nonce=nonce, body=_clean(m.body) or none, meeting=_clean(m.name) or "", date=m.date or none,
+            template, n=src.n, nonce=nonce, body=_clean(m.body) or none, meeting=_clean(m.name) or "", date=m.date or none,
             agenda=_clean(t.agenda) or none, speaker=_clean(t.speaker), role=_clean(t.speaker_role) or none,
             kind=t.kind.value, text=_clean(text),
         ))
@@ -408,21 +406,20 @@ class LLMAnswerer:
         self.max_turns, self.max_turn_chars, self.max_context_chars = max_turns, max_turn_chars, max_context_chars
         self.min_support = min_support
         self._closer = closer  # e.g. the embedded GGUF server
-        self._condensed: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[str, str, str]]] = {}
-        self._lock = threading.Lock()
-        for p in ("answer_ja", "answer_en", "condense_ja", "condense_en", "turn_ja", "turn_en"):
-            load_prompt(p, self.prompts_dir)  # fail at start, not at the first question
+        # read once: a missing or broken prompt file fails at start, not at the first question
+        self.prompts = {p: load_prompt(p, self.prompts_dir)
+                        for p in ("answer_ja", "answer_en", "condense_ja", "condense_en", "turn_ja", "turn_en")}
 
     # ---------------------------------------------------------------- prompts
     def messages(self, question: str, sources: Sequence[Source], english: bool, nonce: str | None = None):
         from llama_index.core.llms import ChatMessage
 
         nonce = nonce or secrets.token_hex(4)
-        p = load_prompt("answer_en" if english else "answer_ja", self.prompts_dir)
+        p = self.prompts["answer_en" if english else "answer_ja"]
         no_answer = NO_ANSWER_EN if english else NO_ANSWER_JA
         system = render(p["system"], nonce=nonce, no_answer=no_answer)
         user = render(p["user"], question=_clean(question), nonce=nonce, no_answer=no_answer,
-                      sources=render_sources(sources, english, nonce, self.prompts_dir))
+                      sources=render_sources(sources, english, nonce, self.prompts["turn_en" if english else "turn_ja"]["text"]))
         return [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
 
     # ---------------------------------------------------------------- condensing
@@ -436,28 +433,13 @@ class LLMAnswerer:
         previous question and this one joined (what the extractive pipeline searches for).
         Returns (standalone question, how: "as-is" | "llm" | "joined", the LLM's raw output or the error).
         """
-        history = tuple(h for h in history if h and h.strip())
+        history = tuple(h for h in history if h and h.strip())[-6:]
         if not history:
             return question, "as-is", ""
-        key = (question, history[-6:])
-        now = time.monotonic()
-        with self._lock:
-            hit = self._condensed.get(key)
-            # the pipeline condenses before retrieval and answer_stream again: one LLM call; failures expire
-            if hit and (hit[1][1] == "llm" or now - hit[0] < CONDENSE_RETRY_AFTER):
-                return hit[1]
-        out = self._condense(question, key[1])
-        with self._lock:
-            if len(self._condensed) > 256:
-                self._condensed.clear()
-            self._condensed[key] = (now, out)
-        return out
-
-    def _condense(self, question: str, history: tuple[str, ...]) -> tuple[str, str, str]:
         from llama_index.core.llms import ChatMessage
 
         english = is_english(question)
-        p = load_prompt("condense_en" if english else "condense_ja", self.prompts_dir)
+        p = self.prompts["condense_en" if english else "condense_ja"]
         hist = "\n".join(f"- {_clean(h)}" for h in history)
         msgs = [ChatMessage(role="system", content=p["system"]),
                 ChatMessage(role="user", content=render(p["user"], history=hist, question=_clean(question)))]
@@ -480,24 +462,27 @@ class LLMAnswerer:
         return (line, "llm", raw) if usable else (joined, "joined", raw)
 
     # ---------------------------------------------------------------- answering
-    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (), query_vector=None) -> Answer:
+    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (), query_vector=None,
+               standalone: str | None = None) -> Answer:
         final = None
-        for item in self.answer_stream(question, hits, history, query_vector):
+        for item in self.answer_stream(question, hits, history, query_vector, standalone):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
         return final
 
     def answer_stream(self, question: str, hits: list[Hit], history: Sequence[str] = (),
-                      query_vector=None) -> Iterator[str | Answer]:
+                      query_vector=None, standalone: str | None = None) -> Iterator[str | Answer]:
         """Yields the model's text deltas as they come, then the checked Answer (always last, always one).
 
         The final Answer's text replaces what was streamed: markers are renumbered, unsupported sentences
         flagged, or the whole answer is the extractive one when the LLM could not be used.
+        ``standalone``: the follow-up already rewritten by :meth:`condense` (the pipeline does that before
+        retrieval); condensed here when not given.
         """
         t0 = time.monotonic()
         english = is_english(question)
-        standalone = self.condense(question, history)
+        standalone = standalone or self.condense(question, history)
         sources = build_sources(hits, self.max_turns, self.max_turn_chars, self.max_context_chars)
         if not sources:
             yield self._fall_back(question, hits, history, query_vector, "no turns were retrieved")
