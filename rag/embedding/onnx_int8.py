@@ -94,12 +94,11 @@ def export(model_path: str, out: Path) -> None:
 class OnnxInt8Embedder(Embedder):
     backend = "onnx-int8"
 
-    def __init__(self, folder: Path, model_id: str, query_prompt: str, passage_prompt: str,
+    def __init__(self, folder: Path, info: dict, model_id: str, query_prompt: str, passage_prompt: str,
                  threads: int = 0):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        info = json.loads((folder / INFO).read_text(encoding="utf-8"))
         self.folder = folder
         self.model_id = model_id
         self.query_prompt = query_prompt
@@ -138,4 +137,4 @@ def load(model: str, model_path: str, cache_dir: Path, threads: int = 0) -> Onnx
     """The int8 ONNX embedder of a model (exported into ``cache_dir`` on first use)."""
     folder = build_once(folder_for(model_path, cache_dir), lambda tmp: export(model_path, tmp), is_complete)
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
-    return OnnxInt8Embedder(folder, *model_identity(model, model_path, info.get("prompts")), threads=threads)
+    return OnnxInt8Embedder(folder, info, *model_identity(model, model_path, info.get("prompts")), threads=threads)

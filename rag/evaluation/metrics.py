@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from typing import Any, Iterable, Sequence
+
+from rag.answering.base import nfkc
 
 # ------------------------------------------------------------------ normalisation
 
 
-def norm(text: str | None) -> str:
-    """NFKC, all whitespace removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
-
-
 def holds(text: str | None, quote: str | None) -> bool:
     """Does `text` contain `quote` once both are normalised? An empty quote is never held."""
-    q = norm(quote)
-    return bool(q) and q in norm(text)
+    q = nfkc(quote)
+    return bool(q) and q in nfkc(text)
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -47,7 +43,7 @@ def normalise_numbers(text: str | None) -> str:
     "２万９，１９０人", "2万9,190人" and "29190人" all become "29190人"; "1.5億円" becomes
     "150000000円". Whitespace is removed as in :func:`norm`. Kanji numerals (三十) are left as they are.
     """
-    s = norm(text)
+    s = nfkc(text)
     s = _THOUSANDS.sub("", s)
 
     def repl(m: re.Match[str]) -> str:
@@ -166,13 +162,13 @@ def citation_metrics(citations: Sequence[dict[str, Any]], q: dict[str, Any]) -> 
     precision = (sum(any(holds(t, g) for g in golds) for t in texts) / len(texts)) if texts else None
     recall = (sum(any(holds(t, g) for t in texts) for g in golds) / len(golds)) if golds else None
     holder = next((c for c in citations if holds(c.get("text", ""), answering)), None)
-    qa = norm(answering)
-    quote_hit = any(qa and (qa in norm(c.get("quote")) or (norm(c.get("quote")) and norm(c.get("quote")) in qa))
+    qa = nfkc(answering)
+    quote_hit = any(qa and (qa in nfkc(c.get("quote")) or (nfkc(c.get("quote")) and nfkc(c.get("quote")) in qa))
                     for c in citations)
     speaker_ok = meeting_ok = None
     if holder is not None:
-        speaker_ok = norm(holder.get("speaker")) == norm(q.get("speaker"))
-        meeting_ok = (norm(holder.get("meeting")) == norm(q.get("meeting")) and holder.get("doc") == q.get("doc")
+        speaker_ok = nfkc(holder.get("speaker")) == nfkc(q.get("speaker"))
+        meeting_ok = (nfkc(holder.get("meeting")) == nfkc(q.get("meeting")) and holder.get("doc") == q.get("doc")
                       and (q.get("date") is None or holder.get("date") == q.get("date")))
     return {"precision": precision, "recall": recall, "cites_answer": holder is not None, "quote_hit": quote_hit,
             "speaker_ok": speaker_ok, "meeting_ok": meeting_ok, "n_citations": len(citations)}

@@ -141,7 +141,6 @@ def write_run(out: Path, results: Sequence[dict[str, Any]], report: dict[str, An
     with open(out / "results.jsonl", "w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     report["charts"] = plot_run(out, report)
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report, results), encoding="utf-8")

