@@ -1,7 +1,8 @@
 """The Gradio chat app: `python app.py` (same as `python -m rag serve`)."""
 
-from rag.config import Settings
-from rag.ui import launch
+import sys
+
+from rag.cli import main
 
 if __name__ == "__main__":
-    launch(Settings())
+    sys.exit(main(["serve", *sys.argv[1:]]))

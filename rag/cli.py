@@ -118,11 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     # our own progress bar and one-line errors only: no model-loading bars from the libraries
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        args = build_parser().parse_args(argv)  # the help shows the settings' defaults: a bad one is an error
         return COMMANDS[args.command](args)
     except RagError as e:
         print(f"error: {e}", file=sys.stderr)

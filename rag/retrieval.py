@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.config import RETRIEVAL_MODES
 from rag.language import is_english
 from rag.records import Hit
 from rag.store.catalog import Filters
@@ -21,13 +22,12 @@ from rag.store.keyword import tokenize
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 KEYWORD_WEIGHT = float(os.environ.get("RAG_KEYWORD_WEIGHT", "1.0"))  # of BM25's ranks against the dense ranks
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
-MODES = ("hybrid", "dense", "keyword")
 
 
 class Retriever:
     def __init__(self, index: Index, embedder, mode: str = "hybrid"):
-        if mode not in MODES:
-            raise ValueError(f"retrieval mode must be one of {MODES}")
+        if mode not in RETRIEVAL_MODES:
+            raise ValueError(f"retrieval mode must be one of {RETRIEVAL_MODES}")
         self.index = index
         self.embedder = embedder
         self.mode = mode

@@ -124,6 +124,20 @@ def test_bad_input_gives_one_clear_line(args, message, cli_env):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"RAG_RETRIEVAL": "semantic"}, "RAG_RETRIEVAL='semantic': must be one of hybrid, dense, keyword"),
+    ({"RAG_EMBED_BACKEND": "openvino"}, "RAG_EMBED_BACKEND='openvino': must be one of onnx-int8, torch"),
+    ({"RAG_TOP_K": "five"}, "RAG_TOP_K='five' is not a number"),
+])
+def test_a_bad_setting_gives_one_clear_line(setting, message, cli_index, cli_env):
+    for args in (["ask", "生成AI", "--index", str(cli_index)], ["stats", "--help"]):
+        proc = rag(*args, env={**cli_env, **setting}, check=False)
+        assert proc.returncode == 2 and proc.stderr.strip() == f"error: {message}", proc.stderr
+    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env={**cli_env, **setting}, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {message}", proc.stderr
+
+
 def test_incremental_ingest_replace_remove_and_crash_safety(cli_index, cli_env, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(cli_index, index)

@@ -34,6 +34,7 @@ from rag.answering.llm import (
     split_sentences,
 )
 from rag.config import Settings
+from rag.errors import ConfigError
 from rag.records import Answer, Hit, Meeting, SpeakerKind, Turn
 
 GGUF_MAX_TOKENS = 32
@@ -211,8 +212,10 @@ def test_modes_from_settings(monkeypatch):
     assert a.llm.timeout == 7.0 and a.timeout == 7.0
     with pytest.raises(LLMError):
         make_llm_answerer(Settings().with_overrides(answer_mode="openai-like", llm_model=""))
+    with pytest.raises(ConfigError, match="RAG_ANSWER_MODE='gpt'"):  # refused before any answerer is made
+        Settings().with_overrides(answer_mode="gpt", llm_model="x")
     with pytest.raises(LLMError):
-        make_llm_answerer(Settings().with_overrides(answer_mode="gpt", llm_model="x"))
+        make_llm_answerer(Settings().with_overrides(answer_mode="extractive", llm_model="x"))
     with pytest.raises(LLMError, match="not found"):
         make_llm_answerer(Settings().with_overrides(answer_mode="gguf", llm_model="/nonexistent/model.gguf"))
 

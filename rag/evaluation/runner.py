@@ -15,13 +15,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rag.config import EMBED_BACKENDS, PROJECT_ROOT, Settings
+from rag.config import CONTEXT_MODES as CONTEXTS
+from rag.config import EMBED_BACKENDS, PROJECT_ROOT, TOKENIZERS, Settings
+from rag.config import RETRIEVAL_MODES as MODES
 from rag.errors import IndexMismatch, RagError
 from rag.evaluation import metrics as M
 
-from rag.retrieval import MODES
-from rag.store.chunking import CONTEXT_MODES as CONTEXTS
-from rag.store.keyword import TOKENIZERS
 
 TYPES = ("number", "fact", "who-said", "stance", "two-turn", "paraphrase", "english", "unanswerable")
 CONFIG_KEYS = ("retrieval", "abstain_below", "context", "tokenizer", "backend", "pipeline", "corpus", "top_k", "cache")

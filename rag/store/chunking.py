@@ -59,7 +59,6 @@ def chunk_spans(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
     return chunks
 
 
-CONTEXT_MODES = ("none", "speaker", "full")
 
 
 def embedding_text(chunk: str, turn: Turn, meeting: Meeting, context: str) -> str:

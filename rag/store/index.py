@@ -25,11 +25,12 @@ from typing import Callable
 
 import numpy as np
 
+from rag.config import CONTEXT_MODES, TOKENIZERS
 from rag.errors import IndexMismatch, IndexMissing, RagError
 from rag.records import ParsedDocument
 from rag.store.catalog import Catalog
-from rag.store.chunking import CONTEXT_MODES, MIN_SENTENCE_CHARS, chunk_spans, embedding_text, sentence_spans
-from rag.store.keyword import TOKENIZERS, KeywordIndex, tokenize
+from rag.store.chunking import MIN_SENTENCE_CHARS, chunk_spans, embedding_text, sentence_spans
+from rag.store.keyword import KeywordIndex, tokenize
 from rag.store.vectors import VectorIndex
 
 FORMAT_VERSION = 2  # 2: sentence vectors stored at ingest

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-TOKENIZERS = ("both", "bigram", "sudachi")
 
 _local = threading.local()
 # Parts of speech that carry no search meaning
