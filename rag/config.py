@@ -28,7 +28,8 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def _number(name: str, default: str, kind: type = int):
+def env_number(name: str, default: str, kind: type = int):
+    """A numeric setting from the environment; ConfigError (one clear line) when it is not a number."""
     raw = _env(name, default)
     try:
         return kind(raw)
@@ -51,23 +52,23 @@ class Settings:
     # an existing index is always queried and extended with the backend it was built with
     embed_backend: str = field(default_factory=lambda: _env("RAG_EMBED_BACKEND", EMBED_BACKENDS[0]))
     # CPU threads per embedding call; 0 = the runtime's default (all cores). 1 is faster when the cores are busy
-    embed_threads: int = field(default_factory=lambda: _number("RAG_EMBED_THREADS", "0"))
-    top_k: int = field(default_factory=lambda: _number("RAG_TOP_K", "5"))
+    embed_threads: int = field(default_factory=lambda: env_number("RAG_EMBED_THREADS", "0"))
+    top_k: int = field(default_factory=lambda: env_number("RAG_TOP_K", "5"))
     # how new indexes are built (an existing index keeps what it was built with)
     keyword_tokenizer: str = field(default_factory=lambda: _env("RAG_KEYWORD_TOKENIZER", "both"))
     context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "full"))
     # retrieval: "hybrid" (default), "dense" or "keyword"
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
-    batch_size: int = field(default_factory=lambda: _number("RAG_BATCH_SIZE", "8"))
+    batch_size: int = field(default_factory=lambda: env_number("RAG_BATCH_SIZE", "8"))
     # answer mode: "extractive" (default, no LLM) or "openai-like" / "ollama" / "gguf"
     answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", ANSWER_MODES[0]))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL", ""))
     # "" = the mode's usual local address (openai-like: 127.0.0.1:8080/v1, ollama: 127.0.0.1:11434/v1)
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", ""))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
-    llm_timeout: float = field(default_factory=lambda: _number("RAG_LLM_TIMEOUT", "120", float))
+    llm_timeout: float = field(default_factory=lambda: env_number("RAG_LLM_TIMEOUT", "120", float))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: _number("RAG_PORT", "7860"))
+    port: int = field(default_factory=lambda: env_number("RAG_PORT", "7860"))
     # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth
     auth: str = field(default_factory=lambda: _env("RAG_AUTH", ""))
 

@@ -7,12 +7,11 @@ loses results to a top-k cut taken before filtering.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
-from rag.config import RETRIEVAL_MODES
+from rag.config import RETRIEVAL_MODES, env_number
 from rag.language import is_english
 from rag.records import Hit
 from rag.store.catalog import Filters
@@ -20,7 +19,7 @@ from rag.store.index import Index
 from rag.store.keyword import tokenize
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
-KEYWORD_WEIGHT = float(os.environ.get("RAG_KEYWORD_WEIGHT", "1.0"))  # of BM25's ranks against the dense ranks
+KEYWORD_WEIGHT = env_number("RAG_KEYWORD_WEIGHT", "1.0", float)  # of BM25's ranks against the dense ranks
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
 
 
@@ -77,7 +76,7 @@ class Retriever:
             row = chunks[cid]
             d = dense_of.get(cid)
             if d is None and qvec is not None:
-                d = float(self.index.vectors.index.reconstruct(cid) @ qvec)
+                d = float(self.index.vectors.get([cid])[0] @ qvec)
             hits.append(Hit(turn_id, turn, meeting, score, d, kw_of.get(cid), row.start, row.end))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]

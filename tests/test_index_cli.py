@@ -138,6 +138,11 @@ def test_a_bad_setting_gives_one_clear_line(setting, message, cli_index, cli_env
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: {message}", proc.stderr
 
 
+def test_a_bad_tuning_knob_gives_one_clear_line(cli_index, cli_env):
+    proc = rag("ask", "生成AI", "--index", str(cli_index), env={**cli_env, "RAG_ABSTAIN_BELOW": "high"}, check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: RAG_ABSTAIN_BELOW='high' is not a number"
+
+
 def test_incremental_ingest_replace_remove_and_crash_safety(cli_index, cli_env, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(cli_index, index)

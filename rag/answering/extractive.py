@@ -8,20 +8,20 @@ says so instead of quoting something unrelated.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
+from rag.config import env_number
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, nfkc, to_wareki
 from rag.answering.constraints import Constraint, content_nouns, names_a_person, question_constraints, unmet
 from rag.records import Answer, Citation, Hit, SpeakerKind
 from rag.store.keyword import bigrams
 
 # Calibrated on eval/questions.jsonl (see eval/README.md): below this, abstain.
-ABSTAIN_BELOW = float(os.environ.get("RAG_ABSTAIN_BELOW", "0.85"))
+ABSTAIN_BELOW = env_number("RAG_ABSTAIN_BELOW", "0.85", float)
 MAX_SENTENCES = 3
 MAX_PER_TURN = 2
 NEAR_BEST = 0.03  # further sentences must score within this of the best one

