@@ -100,12 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, default=10, help="retrieval depth for hit@k")
     _settings_args(p)
 
-    p = sub.add_parser("bench", help="measure ingest, index size, search latency and embedding runtimes")
-    from rag.bench import add_arguments as _bench_arguments  # stdlib-only: --help stays instant
-
-    _bench_arguments(p)
-    _settings_args(p)
-
     p = sub.add_parser("model", help="build (first time only) and check the embedding model")
     _settings_args(p)
 
@@ -140,7 +134,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _filters(args: argparse.Namespace):
-    from rag.store.catalog import Filters
+    from rag.records import Filters
 
     return Filters(body=args.body, meeting=args.meeting, since=args.since, until=args.until,
                    speaker=args.speaker, kind=args.kind, agenda=args.agenda)
@@ -220,11 +214,11 @@ def render_text(a: dict[str, Any]) -> str:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from rag.sources import parse_path
+    from rag.sources.folder import parse_file
 
     if not args.file.exists():
         raise RagError(f"no such file: {args.file}")
-    doc = parse_path(args.file)
+    doc = parse_file(args.file)
     if args.json:
         print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -239,19 +233,19 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from rag.store.index import Index
+    from rag.store import open_store
 
     s = _settings(args)
-    index = Index.open(s.index_dir)
-    stats = {**index.catalog.stats(), "model": index.manifest.model, "dimension": index.manifest.dimension,
-             "embed_backend": index.manifest.backend, "vector_index": index.manifest.vector_index, "keyword_tokenizer": index.manifest.tokenizer,
-             "context_prefix": index.manifest.context, "parser_version": index.manifest.parser_version,
-             "built": index.manifest.created, "size_bytes": index.size_on_disk(), "index": str(s.index_dir),
-             "documents_list": index.catalog.documents()}
+    store = open_store(s, check_model=False)
+    m = store.manifest
+    stats = {**store.stats(), "model": m.model, "dimension": m.dimension, "store": m.store,
+             "embed_backend": m.backend, "vector_index": m.vector_index, "keyword_tokenizer": m.tokenizer,
+             "context_prefix": m.context, "parser_version": m.parser_version, "built": m.created,
+             "index": str(s.index_dir), "documents_list": store.documents()}
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
         return 0
-    for key in ("index", "documents", "meetings", "turns", "chunks", "date_from", "date_to", "model", "dimension",
+    for key in ("index", "store", "documents", "meetings", "turns", "chunks", "date_from", "date_to", "model", "dimension",
                 "embed_backend", "vector_index", "keyword_tokenizer", "context_prefix", "parser_version", "built"):
         print(f"{key:>18}: {stats[key]}")
     print(f"{'bodies':>18}: {', '.join(stats['bodies'])}")
@@ -277,12 +271,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(args, _settings(args))
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.bench import main as bench_main
-
-    return bench_main(args, _settings(args))
-
-
 def cmd_model(args: argparse.Namespace) -> int:
     from rag.embedding.embedder import load_embedder, resolve_model_path
 
@@ -305,4 +293,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
-            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "bench": cmd_bench, "serve": cmd_serve}
+            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve}

@@ -37,6 +37,22 @@ def env_number(name: str, default: str, kind: type = int):
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
+def env_flag(name: str, default: bool = False) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (any case); ConfigError otherwise."""
+    raw = _env(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: must be 1/true/yes/on or 0/false/no/off")
+
+
+def _default_llm_threads() -> str:
+    return str(max(1, min(8, (os.cpu_count() or 2) // 2)))
+
+
 def _cache_home() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "minutes-rag"
@@ -59,7 +75,15 @@ class Settings:
     context_prefix: str = field(default_factory=lambda: _env("RAG_CONTEXT_PREFIX", "full"))
     # retrieval: "hybrid" (default), "dense" or "keyword"
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
+    # weight of the BM25 ranking against the dense ranking in reciprocal rank fusion
+    keyword_weight: float = field(default_factory=lambda: env_number("RAG_KEYWORD_WEIGHT", "1.0", float))
     batch_size: int = field(default_factory=lambda: env_number("RAG_BATCH_SIZE", "8"))
+    # store backend: "local" (SQLite + FAISS + BM25 in index_dir)
+    store: str = field(default_factory=lambda: _env("RAG_STORE", "local"))
+    # above this many chunks the local store's FAISS index is an HNSW graph instead of exact search
+    hnsw_threshold: int = field(default_factory=lambda: env_number("RAG_HNSW_THRESHOLD", "200000"))
+    # evidence score below which the extractive answer abstains (trade-off measured in eval/README.md)
+    abstain_below: float = field(default_factory=lambda: env_number("RAG_ABSTAIN_BELOW", "0.85", float))
     # answer mode: "extractive" (default, no LLM) or "openai-like" / "ollama" / "gguf"
     answer_mode: str = field(default_factory=lambda: _env("RAG_ANSWER_MODE", ANSWER_MODES[0]))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL", ""))
@@ -67,6 +91,16 @@ class Settings:
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL", ""))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
     llm_timeout: float = field(default_factory=lambda: env_number("RAG_LLM_TIMEOUT", "120", float))
+    llm_max_tokens: int = field(default_factory=lambda: env_number("RAG_LLM_MAX_TOKENS", "512"))
+    llm_temperature: float = field(default_factory=lambda: env_number("RAG_LLM_TEMPERATURE", "0", float))
+    llm_max_turns: int = field(default_factory=lambda: env_number("RAG_LLM_MAX_TURNS", "6"))  # turns shown
+    llm_turn_chars: int = field(default_factory=lambda: env_number("RAG_LLM_TURN_CHARS", "700"))  # per turn
+    llm_context_chars: int = field(default_factory=lambda: env_number("RAG_LLM_CONTEXT_CHARS", "4000"))  # in all
+    # share of an LLM sentence's character bigrams that must be found in the turn it cites
+    llm_min_support: float = field(default_factory=lambda: env_number("RAG_LLM_MIN_SUPPORT", "0.3", float))
+    llm_ctx: int = field(default_factory=lambda: env_number("RAG_LLM_CTX", "4096"))  # gguf: context size
+    llm_threads: int = field(default_factory=lambda: env_number("RAG_LLM_THREADS", _default_llm_threads()))  # gguf
+    llm_verbose: bool = field(default_factory=lambda: env_flag("RAG_LLM_VERBOSE"))  # gguf: the server's own log
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: env_number("RAG_PORT", "7860"))
     # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth

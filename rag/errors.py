@@ -19,3 +19,7 @@ class BadQuestion(RagError):
 
 class ConfigError(RagError):
     """A setting (environment variable or flag) with a value it cannot have."""
+
+
+class SourceError(RagError):
+    """Bad input (a document that cannot be read): the message is a clear one-line reason."""

@@ -1,16 +1,16 @@
-"""sources -> turns -> index: parse files, embed new turns, switch the index atomically."""
+"""sources -> readers -> indexing -> store: read new documents, prepare and embed them, commit atomically."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from rag.config import Settings
-from rag.errors import RagError
-from rag.records import ParsedDocument
+from rag.errors import RagError, SourceError
+from rag.records import ParsedDocument, RawDocument
+from rag.sources import FolderSource, Skipped, Source, UploadSource
 
 
 @dataclass
@@ -19,7 +19,7 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path or name, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, warning)
     turns: int = 0
     chunks: int = 0  # texts embedded: retrieval chunks and the sentences answers quote
@@ -49,54 +49,47 @@ class IngestReport:
         }
 
 
-def fingerprint(path: Path, parser_version: str) -> str:
-    """What decides whether a file must be parsed again: its bytes, its sidecar's, the parser version."""
-    h = hashlib.sha256(parser_version.encode())
-    h.update(path.read_bytes())
-    for side in (path.with_suffix(".meta.json"), path.with_name(path.name + ".meta.json")):
-        if side.exists():
-            h.update(side.read_bytes())
-    return h.hexdigest()
-
-
-def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedder=None,
+def ingest(source: Source | Iterable[Path], settings: Settings, rebuild: bool = False, embedder=None,
            progress: bool = True, log: Callable[[str], None] = lambda s: None) -> IngestReport:
-    from rag.sources import PARSER_VERSION, SourceError, discover, parse_path
-    from rag.store.catalog import Catalog
-    from rag.store.index import CATALOG, IndexWriter, current_generation, embedding_backend
+    """Index what `source` yields (a list of paths means a FolderSource): unchanged documents are skipped,
+    changed ones replaced; nothing is visible until the whole batch is committed."""
+    from rag import store
+    from rag.indexing.prepare import embed, prepare, texts_to_embed
+    from rag.readers import PARSER_VERSION, read
 
+    if not hasattr(source, "documents"):
+        source = FolderSource(source)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     report = IngestReport(settings.index_dir)
-    files, skipped = discover([Path(p) for p in paths])
-    report.skipped += [(str(p), why) for p, why in skipped]
+    raws: list[RawDocument] = []
+    for item in source.documents():  # type: ignore[union-attr]
+        if isinstance(item, Skipped):
+            report.skipped.append((item.where, item.reason))
+        else:
+            raws.append(item)
 
-    known: dict[str, str | None] = {}
-    live = None if rebuild else current_generation(settings.index_dir)
-    if live is not None:  # only the catalog is needed to know what is indexed already
-        catalog = Catalog(live / CATALOG, readonly=True)
-        known = {str(f.resolve()): catalog.fingerprint(str(f.resolve())) for f in files}
-        catalog.close()
+    known: dict[str, str] = {}
+    if not rebuild and store.built_with(settings) is not None:
+        live = store.open_store(settings, check_model=False)
+        known = live.fingerprints([r.key for r in raws])
+        live.close()
 
-    todo: list[tuple[str, str, ParsedDocument, bool]] = []
-    for f in files:
-        key = str(f.resolve())
-        try:
-            fp = fingerprint(f, PARSER_VERSION)
-            if known.get(key) == fp:
-                report.unchanged.append(f.name)
-                continue
-            parsed = parse_path(f)
-        except SourceError as e:
-            report.skipped.append((str(f), str(e)))
+    todo: list[tuple[RawDocument, str, ParsedDocument]] = []
+    for raw in raws:
+        fp = raw.fingerprint(PARSER_VERSION)
+        if known.get(raw.key) == fp:
+            report.unchanged.append(raw.name)
             continue
-        except Exception as e:  # a parser bug must not stop the other files
-            report.skipped.append((str(f), f"could not be parsed ({type(e).__name__}: {e})"))
+        try:
+            parsed = read(raw)
+        except SourceError as e:
+            report.skipped.append((raw.origin, str(e)))
             continue
         if not parsed.turns:
-            report.skipped.append((str(f), "no text found to index"))
+            report.skipped.append((raw.origin, "no text found to index"))
             continue
-        report.warnings += [(f.name, w) for w in parsed.warnings]
-        todo.append((key, fp, parsed, known.get(key) is not None))
+        report.warnings += [(raw.name, w) for w in parsed.warnings]
+        todo.append((raw, fp, parsed))
 
     if not todo and rebuild:  # a rebuild from nothing would replace the index with an empty one
         reasons = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:3])
@@ -109,34 +102,48 @@ def ingest(paths: list[Path], settings: Settings, rebuild: bool = False, embedde
     if embedder is None:
         from rag.embedding.embedder import load_embedder
 
-        backend = settings.embed_backend if rebuild else embedding_backend(settings.index_dir, settings.embed_backend)
+        backend = settings.embed_backend if rebuild else store.embedding_backend(settings)
         log(f"loading embedding model {settings.model} ({backend}) ...")
         embedder = load_embedder(settings.model, settings.model_cache, backend, settings.embed_threads)
-    with IndexWriter(settings.index_dir, settings.model, embedder.dimension, PARSER_VERSION,
-                     tokenizer=settings.keyword_tokenizer, context=settings.context_prefix,
-                     rebuild=rebuild, backend=embedder.backend) as writer:
-        for key, fp, parsed, replacing in todo:
-            report.turns += writer.add(key, fp, parsed)
-            (report.replaced if replacing else report.added).append(parsed.doc)
-        n = len(writer.pending.texts)
-        bar = _progress_bar(n, progress)
-        report.chunks = writer.embed_pending(
-            lambda texts: embedder.embed_passages(texts, batch_size=settings.batch_size),
-            progress=bar.update if bar else None,
-        )
+    with store.open_writer(settings, dimension=embedder.dimension, embed_backend=embedder.backend,
+                           parser_version=PARSER_VERSION, rebuild=rebuild) as writer:
+        prepared = [prepare(raw.key, fp, parsed, writer.manifest.tokenizer, writer.manifest.context)
+                    for raw, fp, parsed in todo]
+        bar = _progress_bar(texts_to_embed(prepared), progress)
+        report.chunks = embed(prepared, lambda texts: embedder.embed_passages(texts, batch_size=settings.batch_size),
+                              progress=bar.update if bar else None)
         if bar:
             bar.close()
+        for (raw, _, parsed), doc in zip(todo, prepared):
+            writer.add(doc)
+            report.turns += len(parsed.turns)
+            (report.replaced if raw.key in known else report.added).append(parsed.doc)
         writer.commit()
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def remove(names: list[str], settings: Settings) -> list[str]:
-    from rag.store.index import IndexWriter, require_index
+def add_uploads(files: Iterable[tuple[Path, str]], settings: Settings, embedder=None) -> IngestReport:
+    """Check uploaded files, keep them in the index's library folder and index them (the UI's add tab and
+    `python -m rag add`). A failure removes what this upload added; the index stays as it was."""
+    source = UploadSource(files, library=Path(settings.index_dir) / "uploads")
+    try:
+        report = ingest(source, settings, embedder=embedder, progress=False)
+    except BaseException:
+        source.rollback()
+        raise
+    for where, _ in report.skipped:  # unreadable files do not stay in the library
+        source.discard(Path(where).name)
+    return report
 
-    manifest = require_index(settings.index_dir)
-    with IndexWriter(settings.index_dir, manifest.model, manifest.dimension, manifest.parser_version,
-                     backend=manifest.backend) as writer:
+
+def remove(names: list[str], settings: Settings) -> list[str]:
+    from rag import store
+
+    manifest = store.require_index(settings)
+    settings = settings.with_overrides(model=manifest.model)  # the index's own model, whatever is configured
+    with store.open_writer(settings, dimension=manifest.dimension, embed_backend=manifest.backend,
+                           parser_version=manifest.parser_version) as writer:
         removed = [doc for name in names for doc in writer.remove(name)]
         if removed:
             writer.commit()

@@ -1,29 +1,22 @@
-"""The one object the CLI, the UI and the evaluation share: index + embedder + retriever + answerer."""
+"""The one object the CLI, the UI and the evaluation share: store + embedder + retriever + answerer."""
 
 from __future__ import annotations
 
-import re
 import threading
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from rag.config import Settings
 from rag.errors import BadQuestion, IndexMismatch
-from rag.records import Answer, Hit
-from rag.store.catalog import Filters
-
-if TYPE_CHECKING:
-    import numpy as np
+from rag.records import Answer, Filters, Hit
 
 MAX_QUESTION_CHARS = 2000
-# A follow-up that leans on the previous question ("その費用は？", "what about Sendai?")
-_FOLLOW_UP = re.compile(r"^(その|それ|この|これ|あの|同じ|では|じゃあ|また|and |what about|how about)|[はも][？?]?$", re.I)
 
 
 class Pipeline:
     def __init__(self, settings: Settings | None = None, embedder=None):
         self.settings = settings or Settings()
         self._embedder = embedder
-        self._index = None
+        self._store = None
         self._retriever = None
         self._answerer = None
         self._lock = threading.Lock()  # lazy loading from several UI sessions at once
@@ -33,20 +26,20 @@ class Pipeline:
     def embedder(self):
         if self._embedder is None:
             from rag.embedding.embedder import load_embedder
-            from rag.store.index import embedding_backend
+            from rag.store import embedding_backend
 
             s = self.settings
-            backend = embedding_backend(s.index_dir, s.embed_backend)  # queries as the index was embedded
+            backend = embedding_backend(s)  # queries are embedded as the index was
             self._embedder = load_embedder(s.model, s.model_cache, backend, s.embed_threads)
         return self._embedder
 
     @property
-    def index(self):
-        if self._index is None:
-            from rag.store.index import Index
+    def store(self):
+        if self._store is None:
+            from rag.store import open_store
 
-            self._index = Index.open(self.settings.index_dir, model=self.settings.model)
-        return self._index
+            self._store = open_store(self.settings)
+        return self._store
 
     @property
     def retriever(self):
@@ -54,46 +47,33 @@ class Pipeline:
             if self._retriever is None:
                 from rag.retrieval import Retriever
 
-                built, given = self.index.manifest.backend, self.embedder.backend
+                built, given = self.store.manifest.backend, self.embedder.backend
                 if built != given:
                     raise IndexMismatch(f"the index in {self.settings.index_dir} was embedded with {built}; "
                                         f"questions embedded with {given} would not match it exactly")
-                self._retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+                self._retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
+                                            self.settings.keyword_weight)
             return self._retriever
 
     @property
     def answerer(self):
         with self._lock:
             if self._answerer is None:
-                self._answerer = self._make_answerer()
+                from rag.answering import AnswerTools, make_answerer
+
+                def neighbours(turn_key: str) -> list[Hit]:
+                    return [Hit(k, t, m, 0.0) for k, t, m in self.retriever.context(turn_key, before=1, after=1)]
+
+                tools = AnswerTools(embed_query=self.embedder.embed_query,
+                                    sentence_vectors=lambda keys: self.store.sentences(keys), neighbours=neighbours)
+                self._answerer = make_answerer(self.settings, tools)
             return self._answerer
-
-    def _make_answerer(self):
-        from rag.answering.extractive import ExtractiveAnswerer
-
-        def neighbours(turn_id: int) -> list[Hit]:
-            return [Hit(i, t, m, 0.0) for i, t, m in self.retriever.context(turn_id, before=1, after=1)]
-
-        extractive = ExtractiveAnswerer(self.embedder.embed_query, self.sentence_vectors, neighbours=neighbours)
-        if self.settings.answer_mode == "extractive":
-            return extractive
-        from rag.answering.llm import make_llm_answerer  # raises LLMError (a RagError) on bad configuration
-
-        return make_llm_answerer(self.settings, fallback=extractive)
-
-    def sentence_vectors(self, turn_ids: list[int]) -> dict[int, list[tuple[int, int, "np.ndarray"]]]:
-        """Sentence spans of turns with the vectors stored for them at ingest."""
-        index = self.index
-        rows = index.catalog.sentences_of(turn_ids)
-        ids = [sid for spans in rows.values() for sid, _, _ in spans]
-        vecs = dict(zip(ids, index.sentences.get(ids)))
-        return {t: [(s, e, vecs[sid]) for sid, s, e in spans] for t, spans in rows.items()}
 
     def reload(self) -> None:
         """Pick up a new index generation (after an ingest)."""
         with self._lock:
-            # questions already running keep the old generation (closed when garbage-collected)
-            self._index = self._retriever = None
+            # questions already running keep the old store (closed when garbage-collected)
+            self._store = self._retriever = None
 
     # ------------------------------------------------------------ the work
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
@@ -101,8 +81,7 @@ class Pipeline:
 
     def _prepare(self, question: str, k: int | None, filters: Filters | None, history: Sequence[str]):
         question = _check(question)
-        condense = getattr(self.answerer, "condense", None)  # LLM modes rewrite follow-ups with the LLM
-        query = condense(question, history) if (condense and history) else search_query(question, history)
+        query = self.answerer.condense(question, history) if history else question
         qvec = self.embedder.embed_query(query)
         hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
         return question, query, hits, qvec
@@ -119,17 +98,7 @@ class Pipeline:
                    history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text deltas as an LLM writes them, then exactly one checked Answer (only that, in extractive mode)."""
         question, query, hits, qvec = self._prepare(question, k, filters, history)
-        stream = getattr(self.answerer, "answer_stream", None)
-        if stream is None:
-            yield self.answerer.answer(question, hits, history, query_vector=qvec, standalone=query)
-            return
-        yield from stream(question, hits, history, query_vector=qvec, standalone=query)
-
-def search_query(question: str, history: Sequence[str]) -> str:
-    """Extractive follow-ups carry the previous question's terms forward."""
-    if history and (len(question) <= 12 or _FOLLOW_UP.search(question.strip())):
-        return f"{history[-1]} {question}"
-    return question
+        yield from self.answerer.answer_stream(question, hits, history, query_vector=qvec, standalone=query)
 
 
 def _check(question: str) -> str:

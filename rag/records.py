@@ -1,8 +1,10 @@
 """Typed records: the contract between pipeline stages.
 
-sources/ + parsing/  ->  ParsedDocument (Meeting, Turn, Segment)
-store/               ->  keeps them (SQLite) with their vectors (FAISS)
-retrieval            ->  Hit (a Turn with its Meeting and scores)
+sources/             ->  RawDocument (stable key, name, origin, bytes, metadata the source states)
+readers/ + parsing/  ->  ParsedDocument (Meeting, Turn, Segment)
+indexing/            ->  PreparedDocument (the parsed document with its chunks, tokens and vectors)
+store/               ->  keeps them behind one interface (backend: local = SQLite + FAISS + BM25)
+retrieval            ->  Hit (a Turn with its Meeting and scores), restricted by Filters
 answering/           ->  Answer (text + Citations)
 cli / app / eval     ->  Answer.to_dict() is the JSON contract of `ask --json`
 
@@ -15,6 +17,7 @@ shown in place and checked.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -128,6 +131,97 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass
+class RawDocument:
+    """A document as a source hands it over, before any reader has looked at it."""
+
+    key: str  # stable and unique across sources: "file:/abs/path", "upload:<sha256>", "kokkai:<issueID>"
+    name: str  # file name shown to users (becomes ParsedDocument.doc)
+    origin: str  # path or URL shown as the source of citations
+    data: bytes
+    # what the source itself states about the document (a sidecar, a fetcher's listing): body, meeting, date,
+    # url, place, sessions; it overrides what the reader finds in the text
+    metadata: dict[str, Any] = field(default_factory=dict)
+    fetched_at: str | None = None  # ISO time, for fetched documents
+
+    def fingerprint(self, parser_version: str) -> str:
+        """What decides whether a document must be read again: its bytes, its metadata, the parser version."""
+        h = hashlib.sha256(parser_version.encode())
+        h.update(self.data)
+        if self.metadata:
+            h.update(json.dumps(self.metadata, sort_keys=True, ensure_ascii=False).encode())
+        return h.hexdigest()
+
+
+# ---------------------------------------------------------------- retrieval units (indexing -> store)
+
+
+@dataclass
+class ChunkUnit:
+    """A retrieval unit: a piece of one turn's text, with its keyword tokens and (once embedded) its vector."""
+
+    key: str  # "<turn key>:c<n>"
+    turn_key: str
+    start: int  # offsets in the turn text
+    end: int
+    tokens: list[str]
+    embed_text: str  # what is embedded: the chunk, prefixed with its context as the index is configured
+    vector: Any = None  # numpy float32 (dimension,), set by indexing.embed
+
+
+@dataclass
+class SentenceUnit:
+    """A sentence answers may quote, with its vector (embedded at ingest so answering embeds nothing)."""
+
+    turn_key: str
+    start: int  # offsets in the turn text
+    end: int
+    vector: Any = None
+
+
+@dataclass
+class PreparedDocument:
+    """What every store backend receives: a parsed document with stable keys, chunks and sentences."""
+
+    key: str  # RawDocument.key
+    fingerprint: str
+    parsed: ParsedDocument  # meeting ids already unique across the store
+    turn_keys: list[str]  # parallel to parsed.turns
+    chunks: list[ChunkUnit]
+    sentences: list[SentenceUnit]
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """Where a stored chunk lies: the store's answer to a search."""
+
+    key: str
+    turn_key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata restrictions, applied before ranking (plain data: each store backend translates them)."""
+
+    body: str | None = None  # substring of the body name
+    meeting: str | None = None  # substring of the meeting name
+    since: str | None = None  # ISO date, inclusive
+    until: str | None = None  # ISO date, inclusive
+    speaker: str | None = None  # substring of the speaker name (spaces ignored) or printed label
+    kind: str | None = None  # SpeakerKind value, or a comma-separated list of them
+    agenda: str | None = None  # substring of the agenda item
+    doc: str | None = None  # file name
+
+    def is_empty(self) -> bool:
+        return all(v in (None, "") for v in self.__dict__.values())
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k.strip() for k in (self.kind or "").split(",") if k.strip()]
+
+
 def _plain(obj: Any) -> Any:
     """Enums to their values, tuples to lists: JSON-ready."""
     if isinstance(obj, Enum):
@@ -146,7 +240,7 @@ def _plain(obj: Any) -> Any:
 class Hit:
     """A retrieved turn, with its meeting and where the best-matching piece lies."""
 
-    turn_id: int  # row id in the store
+    turn_key: str  # stable key of the turn in the store
     turn: Turn
     meeting: Meeting
     score: float  # fused score, higher is better
@@ -177,7 +271,7 @@ class Citation:
     start: int  # where the quote lies in the parsed document text
     end: int
     score: float
-    turn_id: int
+    turn_key: str
     url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""index -> retrieval: hybrid dense + keyword search over chunks, returned as turns.
+"""store -> retrieval: hybrid dense + keyword search over chunks, returned as turns.
 
-Filters are resolved to the allowed chunk ids in SQLite first, and both FAISS (with an
-ID selector) and BM25 (with a weight mask) rank only those: a filtered search never
-loses results to a top-k cut taken before filtering.
+Filters travel to the store, which applies them before ranking (the local store restricts FAISS
+with an ID selector and BM25 with a weight mask): a filtered search never loses results to a
+top-k cut taken before filtering.
 """
 
 from __future__ import annotations
@@ -11,79 +11,73 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import RETRIEVAL_MODES, env_number
+from rag.config import RETRIEVAL_MODES
+from rag.indexing.tokens import tokenize
 from rag.language import is_english
-from rag.records import Hit
-from rag.store.catalog import Filters
-from rag.store.index import Index
-from rag.store.keyword import tokenize
+from rag.records import Filters, Hit
+from rag.store.base import Store
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
-KEYWORD_WEIGHT = env_number("RAG_KEYWORD_WEIGHT", "1.0", float)  # of BM25's ranks against the dense ranks
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder, mode: str = "hybrid"):
+    def __init__(self, store: Store, embedder, mode: str = "hybrid", keyword_weight: float = 1.0):
         if mode not in RETRIEVAL_MODES:
             raise ValueError(f"retrieval mode must be one of {RETRIEVAL_MODES}")
-        self.index = index
+        self.store = store
         self.embedder = embedder
         self.mode = mode
+        self.keyword_weight = keyword_weight  # of BM25's ranks against the dense ranks
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: str | None = None,
                query_vector: np.ndarray | None = None) -> list[Hit]:
         mode = mode or self.mode
-        allowed: list[int] | None = None
-        if filters is not None and not filters.is_empty():
-            allowed = self.index.catalog.chunk_ids(filters)
-            if not allowed:
-                return []
         candidates = max(50, 10 * k)
         qvec = None
-        dense: list[tuple[int, float]] = []
-        keyword: list[tuple[int, float]] = []
+        dense = []
+        keyword = []
         if mode in ("hybrid", "dense"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
-            dense = self.index.vectors.search(qvec, candidates, allowed)
+            dense = self.store.search_dense(qvec, candidates, filters)
         if mode == "hybrid" and is_english(query):
             mode = "dense"  # Japanese keywords cannot match an English question; they only add noise
         if mode in ("hybrid", "keyword"):
-            toks = tokenize(query, self.index.manifest.tokenizer)
-            keyword = self.index.keyword.search(toks, candidates, set(allowed) if allowed is not None else None)
+            keyword = self.store.search_keyword(tokenize(query, self.store.manifest.tokenizer), candidates, filters)
 
-        fused: dict[int, float] = {}
-        for ranking, weight in ((dense, 1.0), (keyword, KEYWORD_WEIGHT)):
-            for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
-        dense_of = dict(dense)
-        kw_of = dict(keyword)
+        fused: dict[str, float] = {}
+        chunks = {}
+        for ranking, weight in ((dense, 1.0), (keyword, self.keyword_weight)):
+            for rank, (chunk, _) in enumerate(ranking):
+                fused[chunk.key] = fused.get(chunk.key, 0.0) + weight / (RRF_K + rank + 1)
+                chunks[chunk.key] = chunk
+        dense_of = {c.key: s for c, s in dense}
+        kw_of = {c.key: s for c, s in keyword}
 
-        chunks = self.index.catalog.chunks(list(fused))
-        best: dict[int, tuple[float, int]] = {}  # turn id -> (score, chunk id)
-        for cid, score in fused.items():
-            row = chunks.get(cid)
-            if row is None:
-                continue
-            if row.turn_id not in best or score > best[row.turn_id][0]:
-                best[row.turn_id] = (score, cid)
-        turns = self.index.catalog.turns(list(best))
+        best: dict[str, tuple[float, str]] = {}  # turn key -> (score, chunk key)
+        for ck, score in fused.items():
+            tk = chunks[ck].turn_key
+            if tk not in best or score > best[tk][0]:
+                best[tk] = (score, ck)
+        turns = self.store.turns(list(best))
+        missing_dense = [ck for _, ck in best.values() if ck not in dense_of] if qvec is not None else []
+        if missing_dense:  # keyword-only chunks: their dense score too, for the answerer's evidence
+            dense_of.update(zip(missing_dense, (float(v @ qvec) for v in self.store.chunk_vectors(missing_dense))))
         hits = []
-        for turn_id, (score, cid) in best.items():
-            turn, meeting = turns[turn_id]
+        for turn_key, (score, ck) in best.items():
+            if turn_key not in turns:
+                continue
+            turn, meeting = turns[turn_key]
             if turn.procedural:
                 score *= PROCEDURAL_WEIGHT
-            row = chunks[cid]
-            d = dense_of.get(cid)
-            if d is None and qvec is not None:
-                d = float(self.index.vectors.get([cid])[0] @ qvec)
-            hits.append(Hit(turn_id, turn, meeting, score, d, kw_of.get(cid), row.start, row.end))
+            chunk = chunks[ck]
+            hits.append(Hit(turn_key, turn, meeting, score, dense_of.get(ck), kw_of.get(ck), chunk.start, chunk.end))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
 
-    def context(self, turn_id: int, before: int = 2, after: int = 2):
-        """The turns around a turn in the same meeting: [(turn_id, Turn, Meeting)] in order."""
-        return self.index.catalog.neighbours(turn_id, before, after)
+    def context(self, turn_key: str, before: int = 2, after: int = 2):
+        """The turns around a turn in the same meeting: [(turn_key, Turn, Meeting)] in order."""
+        return self.store.neighbours(turn_key, before, after)
 
 
 def as_llama_index(retriever: Retriever, k: int = 5, filters: Filters | None = None) -> Any:
@@ -100,9 +94,9 @@ def as_llama_index(retriever: Retriever, k: int = 5, filters: Filters | None = N
                     "meeting": h.meeting.name, "date": h.meeting.date, "agenda": h.turn.agenda,
                     "speaker": h.turn.speaker, "speaker_name": h.turn.speaker_name,
                     "speaker_role": h.turn.speaker_role, "speaker_kind": h.turn.kind.value,
-                    "turn": h.turn.order, "turn_id": h.turn_id,
+                    "turn": h.turn.order, "turn_key": h.turn_key,
                 }
-                node = TextNode(id_=f"turn-{h.turn_id}", text=h.turn.text, metadata=meta)
+                node = TextNode(id_=f"turn-{h.turn_key}", text=h.turn.text, metadata=meta)
                 out.append(NodeWithScore(node=node, score=h.score))
             return out
 

@@ -12,20 +12,21 @@ import pytest
 from rag.answering.constraints import content_nouns, names_a_person, question_constraints, unmet
 from rag.parsing.dates import find_english_year_months, find_year_months
 from rag.records import Hit
-from rag.sources import parse_path
+from rag.readers import read
+from rag.sources.folder import file_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 
 
 @lru_cache(maxsize=None)
 def _parsed(prefix: str):
-    return parse_path(next(CORPUS.glob(f"{prefix}_*.txt")))
+    return read(file_document(next(CORPUS.glob(f"{prefix}_*.txt"))))
 
 
 def _hits(prefix: str) -> list[Hit]:
     d = _parsed(prefix)
     meetings = {m.id: m for m in d.meetings}
-    return [Hit(i, t, meetings[t.meeting_id], 0.0) for i, t in enumerate(d.turns)]
+    return [Hit(f"t{i}", t, meetings[t.meeting_id], 0.0) for i, t in enumerate(d.turns)]
 
 
 def _hit(prefix: str, text: str) -> Hit:
@@ -36,11 +37,11 @@ def _hit(prefix: str, text: str) -> Hit:
 
 def _neighbours(prefix: str):
     hits = _hits(prefix)
+    position = {h.turn_key: i for i, h in enumerate(hits)}
 
-    def around(turn_id: int) -> list[Hit]:
-        h = hits[turn_id]
-        return [o for o in hits[max(turn_id - 1, 0): turn_id + 2]
-                if o.turn_id != turn_id and o.meeting.id == h.meeting.id]
+    def around(turn_key: str) -> list[Hit]:
+        i = position[turn_key]
+        return [o for o in hits[max(i - 1, 0): i + 2] if o.turn_key != turn_key and o.meeting.id == hits[i].meeting.id]
 
     return around
 

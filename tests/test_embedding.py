@@ -312,7 +312,10 @@ def test_index_keeps_the_backend_it_was_built_with(tmp_path, onnx_embedder, nano
     from rag.errors import IndexMismatch
     from rag.ingest import ingest
     from rag.pipeline import Pipeline
-    from rag.store.index import built_with
+    from rag.store import built_with as _built_with
+
+    def built_with(folder):
+        return _built_with(Settings().with_overrides(index_dir=folder))
 
     fixtures = Path(__file__).resolve().parent / "fixtures" / "parsing"
     first, second = tmp_path / "a", tmp_path / "b"

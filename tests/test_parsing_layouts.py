@@ -8,7 +8,7 @@ import pytest
 
 from rag.parsing.coverage import coverage_problems
 from rag.records import SegmentKind, SpeakerKind
-from rag.sources import parse_path
+from rag.sources.folder import parse_file as parse_path
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "parsing"
 ALL = sorted(p.name for p in FIX.iterdir() if p.is_file() and not p.name.endswith(".meta.json"))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rag.parsing.coverage import coverage_problems
-from rag.sources import SourceError, parse_path
+from rag.errors import SourceError
+from rag.sources.folder import parse_file as parse_path
 
 pytest.importorskip("reportlab")
 

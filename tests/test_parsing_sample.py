@@ -8,7 +8,7 @@ import pytest
 
 from rag.parsing.coverage import coverage_problems
 from rag.records import SegmentKind, SpeakerKind
-from rag.sources import parse_path
+from rag.sources.folder import parse_file as parse_path
 
 SAMPLE = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 

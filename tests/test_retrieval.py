@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.pipeline import Pipeline, search_query
+from rag.answering.base import join_follow_up as search_query
+from rag.pipeline import Pipeline
 from rag.records import SpeakerKind
-from rag.store.catalog import Filters
+from rag.records import Filters
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_procedural_turns_do_not_crowd_out_answers(pipe):
 
 def test_context_returns_neighbouring_turns_in_order(pipe):
     hit = pipe.retrieve("下関市は生成AIをどこで使えるようにしたのか", k=1)[0]
-    rows = pipe.retriever.context(hit.turn_id, before=2, after=2)
+    rows = pipe.retriever.context(hit.turn_key, before=2, after=2)
     orders = [t.order for _, t, _ in rows]
     assert hit.turn.order in orders and orders == sorted(orders)
     assert len(rows) == 5 and {m.id for _, _, m in rows} == {hit.meeting.id}

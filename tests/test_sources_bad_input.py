@@ -1,4 +1,4 @@
-"""Bad input: clear one-line SourceError; discover/parse_many go on and say what was skipped and why."""
+"""Bad input: clear one-line SourceError; a folder source goes on and says what was skipped and why."""
 
 from __future__ import annotations
 
@@ -8,8 +8,28 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import SourceError
+from rag.readers import read
 from rag.records import ParsedDocument
-from rag.sources import SourceError, discover, parse_many, parse_path
+from rag.sources import FolderSource, Skipped
+from rag.sources.folder import parse_file as parse_path
+
+
+def discover(paths):
+    files, skipped = FolderSource(paths).files()
+    return files, [(Path(s.where), s.reason) for s in skipped]
+
+
+def parse_many(paths):
+    """Every document of a folder source parsed, or (where, why) for what was skipped or failed."""
+    for item in FolderSource(paths).documents():
+        if isinstance(item, Skipped):
+            yield item.where, item.reason
+            continue
+        try:
+            yield read(item)
+        except SourceError as e:
+            yield item.origin, str(e)
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "parsing"
 

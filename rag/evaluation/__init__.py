@@ -13,6 +13,7 @@ retrieval only). See eval/README.md.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -128,12 +129,12 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
                               cfg.get("tokenizer", settings.keyword_tokenizer),
                               out / "index", log, reuse=False)
         pipe = Pipeline(settings.with_overrides(index_dir=folder), embedder=emb)
-    has_threshold = hasattr(pipe.answerer, "abstain_below")
-    if "abstain_below" in cfg:
-        if not has_threshold:
-            raise RagError(f"abstain_below applies to the extractive answerer, not {pipe.answerer.name!r}")
-        pipe.answerer.abstain_below = float(cfg["abstain_below"])
-    threshold = float(pipe.answerer.abstain_below) if has_threshold else None
+    has_threshold = settings.answer_mode == "extractive"  # an LLM answerer's own decisions are kept
+    if "abstain_below" in cfg and not has_threshold:
+        raise RagError(f"abstain_below applies to the extractive answerer, not {settings.answer_mode!r}")
+    threshold = float(cfg.get("abstain_below", settings.abstain_below)) if has_threshold else None
+    if has_threshold:  # answers are given below any threshold, which is applied afterwards (see evaluate)
+        pipe = Pipeline(pipe.settings.with_overrides(abstain_below=-math.inf), embedder=emb)
     stamp = _stamp(label, cfg, settings, set_path, questions, emb, pipe)
     stamp["abstain_below"] = threshold
     stamp["top_k"] = settings.top_k
@@ -184,13 +185,13 @@ def run_retrieval_matrix(set_path: Path, questions, settings: Settings, cfg: dic
         folder = ensure_index(settings, emb, corpus, context, tokenizer, out / f"index-{context}-{tokenizer}", log,
                               reuse="corpus" not in cfg)
         pipe = Pipeline(settings.with_overrides(index_dir=folder), embedder=emb)
-        where = f"{folder} (manifest: {json.dumps(asdict(pipe.index.manifest), ensure_ascii=False)})"
+        where = f"{folder} (manifest: {json.dumps(asdict(pipe.store.manifest), ensure_ascii=False)})"
         results = evaluate(pipe, questions, k, answers=False, log=lambda s: None)
         modes = MODES if tokenizer == "both" else ("keyword", "hybrid")
         for mode in modes:
             name = f"{mode}/{context}" + ("" if tokenizer == "both" else f"/{tokenizer}")
             add(name, results, mode, context, tokenizer, where)
-        pipe.index.close()
+        pipe.store.close()
     stamp = {"label": "all-retrieval", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": cfg,
              "model": settings.model, "embedding_model": emb.model_id}
     from rag.evaluation.runner import code_version, question_set_stamp

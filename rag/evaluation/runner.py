@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import subprocess
 import sys
 import time
@@ -148,14 +147,11 @@ def question_set_stamp(path: Path, questions: Sequence[dict[str, Any]]) -> dict[
 
 
 def index_stamp(pipe) -> dict[str, Any]:
-    idx = pipe.index
-    try:
-        stats = idx.catalog.stats()
-        stats = {k: stats[k] for k in ("documents", "meetings", "turns", "chunks") if k in stats}
-    except Exception:  # pragma: no cover - a catalog without stats
-        stats = {}
-    return {"dir": str(pipe.settings.index_dir), "generation": idx.generation.name,
-            "manifest": asdict(idx.manifest), **stats}
+    store = pipe.store
+    stats = store.stats()
+    return {"dir": str(pipe.settings.index_dir), "store": store.manifest.store,
+            "generation": stats.get("generation"), "manifest": asdict(store.manifest),
+            **{k: stats[k] for k in ("documents", "meetings", "turns", "chunks") if k in stats}}
 
 
 # ------------------------------------------------------------------ indexes
@@ -166,11 +162,11 @@ def ensure_index(settings: Settings, embedder, corpus: Path, context: str, token
     """An index of `corpus` built with `context`/`tokenizer`: the configured one when it already matches
     (and `reuse`), else a fresh one in `folder` (reused if a previous call built it)."""
     from rag.ingest import ingest
-    from rag.store.index import built_with
+    from rag.store import built_with
 
     def matches(path: Path) -> bool:
         try:
-            m = built_with(path)
+            m = built_with(settings.with_overrides(index_dir=path))
         except IndexMismatch:  # an older format: rebuilt
             return False
         return (m is not None and m.context == context and m.tokenizer == tokenizer and m.model == settings.model
@@ -195,70 +191,62 @@ def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_bel
     """Per-question results for a pipeline.
 
     Retrieval: each question is searched once per retrieval mode (hybrid/dense/keyword, one query
-    embedding shared by all), `mode` being the configured one. Answers: `pipe.ask(question)` with the
-    answerer's threshold lowered to -inf, so the answer the pipeline gives when it does not abstain is
-    always known, and the configured threshold is applied afterwards (the answerer's rule is exactly
-    `confidence < abstain_below`). That is what lets the threshold sweep judge every threshold.
+    embedding shared by all), `mode` being the configured one. Answers: `pipe.ask(question)`. For the
+    extractive answerer, give a pipeline built with `abstain_below=-inf` and the threshold to judge by as
+    `abstain_below`: the answer given when it does not abstain is then always known, and the threshold is
+    applied here (the answerer's rule is exactly `confidence < abstain_below`). That is what lets the
+    threshold sweep judge every threshold. With `abstain_below=None` the answerer's own decisions are kept.
     """
     from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, is_english
 
     mode = mode or pipe.settings.retrieval
-    # the threshold lives on the extractive answerer (an LLM answerer has none: its own decisions are kept)
-    answerer = pipe.answerer if answers and hasattr(pipe.answerer, "abstain_below") else None
-    threshold = float(abstain_below if abstain_below is not None else answerer.abstain_below) \
-        if answerer is not None else None
-    if answerer is not None:
-        answerer.abstain_below = -math.inf
+    threshold = abstain_below if answers else None
     results = []
     started = time.perf_counter()
-    try:
-        for n, q in enumerate(questions, 1):
-            answerable = q.get("quote") is not None
-            r: dict[str, Any] = {"id": q["id"], "type": q.get("type"), "question": q["question"],
-                                 "answerable": answerable}
-            qvec = pipe.embedder.embed_query(q["question"])
-            ranks: dict[str, int | None] = {}
-            top: list[dict[str, Any]] = []
-            for m in MODES:
-                hits = pipe.retriever.search(q["question"], k, None, mode=m, query_vector=qvec)
-                ranks[m] = M.first_rank([h.turn.text for h in hits], q.get("quote")) if answerable else None
-                if m == mode:
-                    top = [{"doc": h.meeting.doc, "turn": h.turn.order, "speaker": h.turn.speaker,
-                            "score": round(float(h.score), 5),
-                            "gold": answerable and M.holds(h.turn.text, q.get("quote"))} for h in hits]
-            r["rank"] = ranks[mode]
-            r["ranks"] = ranks
-            r["retrieved"] = top
-            if answers:
-                t0 = time.perf_counter()
-                a = pipe.ask(q["question"])
-                r["seconds"] = round(time.perf_counter() - t0, 4)
-                full = a.to_dict()
-                conf = float(a.confidence)
-                abstained = conf < threshold if threshold is not None else bool(a.abstained)
-                given = dict(full)
-                if abstained:
-                    given.update(answer=NO_ANSWER_EN if is_english(q["question"]) else NO_ANSWER_JA,
-                                 abstained=True, citations=[])
-                r["answer"] = given
-                r["confidence"] = round(conf, 5)
-                if abstained:
-                    r["answer_if_answered"] = {"answer": full["answer"], "citations": full["citations"]}
-                kf_full = M.key_fact_rate(q.get("key_facts") or [], full["answer"])
-                cit_full = M.citation_metrics(full["citations"], q) if answerable else None
-                supported = bool(answerable and ((kf_full is not None and kf_full >= 1.0)
-                                                 or (cit_full and cit_full["cites_answer"])))
-                r["correct_if_answered"] = supported
-                r["key_facts"] = M.key_fact_rate(q.get("key_facts") or [], given["answer"]) if answerable else None
-                r["key_facts_if_answered"] = kf_full
-                r["citations"] = M.citation_metrics(given["citations"], q) if answerable else None
-                r["outcome"] = M.outcome(answerable, abstained, supported)
-            results.append(r)
-            if n % 10 == 0 or n == len(questions):
-                log(f"  {n}/{len(questions)} questions ({time.perf_counter() - started:.0f} s)")
-    finally:
-        if answerer is not None and threshold is not None:
-            answerer.abstain_below = threshold
+    for n, q in enumerate(questions, 1):
+        answerable = q.get("quote") is not None
+        r: dict[str, Any] = {"id": q["id"], "type": q.get("type"), "question": q["question"],
+                             "answerable": answerable}
+        qvec = pipe.embedder.embed_query(q["question"])
+        ranks: dict[str, int | None] = {}
+        top: list[dict[str, Any]] = []
+        for m in MODES:
+            hits = pipe.retriever.search(q["question"], k, None, mode=m, query_vector=qvec)
+            ranks[m] = M.first_rank([h.turn.text for h in hits], q.get("quote")) if answerable else None
+            if m == mode:
+                top = [{"doc": h.meeting.doc, "turn": h.turn.order, "speaker": h.turn.speaker,
+                        "score": round(float(h.score), 5),
+                        "gold": answerable and M.holds(h.turn.text, q.get("quote"))} for h in hits]
+        r["rank"] = ranks[mode]
+        r["ranks"] = ranks
+        r["retrieved"] = top
+        if answers:
+            t0 = time.perf_counter()
+            a = pipe.ask(q["question"])
+            r["seconds"] = round(time.perf_counter() - t0, 4)
+            full = a.to_dict()
+            conf = float(a.confidence)
+            abstained = conf < threshold if threshold is not None else bool(a.abstained)
+            given = dict(full)
+            if abstained:
+                given.update(answer=NO_ANSWER_EN if is_english(q["question"]) else NO_ANSWER_JA,
+                             abstained=True, citations=[])
+            r["answer"] = given
+            r["confidence"] = round(conf, 5)
+            if abstained:
+                r["answer_if_answered"] = {"answer": full["answer"], "citations": full["citations"]}
+            kf_full = M.key_fact_rate(q.get("key_facts") or [], full["answer"])
+            cit_full = M.citation_metrics(full["citations"], q) if answerable else None
+            supported = bool(answerable and ((kf_full is not None and kf_full >= 1.0)
+                                             or (cit_full and cit_full["cites_answer"])))
+            r["correct_if_answered"] = supported
+            r["key_facts"] = M.key_fact_rate(q.get("key_facts") or [], given["answer"]) if answerable else None
+            r["key_facts_if_answered"] = kf_full
+            r["citations"] = M.citation_metrics(given["citations"], q) if answerable else None
+            r["outcome"] = M.outcome(answerable, abstained, supported)
+        results.append(r)
+        if n % 10 == 0 or n == len(questions):
+            log(f"  {n}/{len(questions)} questions ({time.perf_counter() - started:.0f} s)")
     return results
 
 

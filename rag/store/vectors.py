@@ -6,11 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import env_number
-
-# Above this many vectors an HNSW graph replaces exact search (see `rag bench` for the figures)
-HNSW_THRESHOLD = env_number("RAG_HNSW_THRESHOLD", "200000")
 HNSW_M = 32
+NEVER = 2**62  # a threshold no index reaches: exact search always
 
 
 class VectorIndex:
@@ -29,10 +26,11 @@ class VectorIndex:
         return "hnsw" if isinstance(inner, faiss.IndexHNSWFlat) else "flat"
 
     @classmethod
-    def empty(cls, dim: int, expected: int = 0) -> "VectorIndex":
+    def empty(cls, dim: int, expected: int = 0, hnsw_threshold: int = NEVER) -> "VectorIndex":
+        """An empty index: exact search, or an HNSW graph when `expected` vectors reach `hnsw_threshold`."""
         import faiss
 
-        if expected >= HNSW_THRESHOLD:
+        if expected >= hnsw_threshold:
             inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = 80
         else:
@@ -55,7 +53,7 @@ class VectorIndex:
         gone = set(ids)
         all_ids, vecs = self.vectors()
         keep = np.array([i not in gone for i in all_ids], dtype=bool)
-        fresh = VectorIndex.empty(self.index.d, expected=int(keep.sum()))
+        fresh = VectorIndex.empty(self.index.d, expected=int(keep.sum()), hnsw_threshold=0)
         fresh.add(list(all_ids[keep]), vecs[keep])
         self.index = fresh.index
 
@@ -72,13 +70,13 @@ class VectorIndex:
         ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
         return ids, self.get(list(ids))
 
-    def rebalanced(self) -> "VectorIndex":
+    def rebalanced(self, hnsw_threshold: int) -> "VectorIndex":
         """The same vectors in the index type their count calls for."""
-        want_hnsw = self.size >= HNSW_THRESHOLD
+        want_hnsw = self.size >= hnsw_threshold
         if want_hnsw == (self.kind == "hnsw"):
             return self
         ids, vecs = self.vectors()
-        fresh = VectorIndex.empty(self.index.d, expected=self.size)
+        fresh = VectorIndex.empty(self.index.d, expected=self.size, hnsw_threshold=hnsw_threshold)
         fresh.add(list(ids), vecs)
         return fresh
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
+import io
+from pathlib import PurePath
 
+from rag.errors import SourceError
 from rag.parsing import labels as L
-from rag.records import ParsedDocument, sha256_bytes
-from rag.sources.base import SourceError, load_sidecar
-from rag.sources.text import parse_text
+from rag.readers.text import parse_text
+from rag.records import ParsedDocument, RawDocument
 
 _PAGE_NO = re.compile(r"^[-－―‐ー（(]?\s*[pPｐＰ]?\.?\s*[0-9０-９]{1,4}\s*[-－―‐ー）)]?$|^[0-9０-９]{1,4}\s*[/／]\s*[0-9０-９]{1,4}$|^第?\s*[0-9０-９]{1,4}\s*(頁|ページ)$")
 _TERMINAL = set("。．！？!?」』）)〕】］]>＞～〜:：")
@@ -19,19 +20,22 @@ _MARGIN = 0.09  # top/bottom fraction of the page treated as header/footer zone
 
 class PdfReader:
     name = "pdf"
+    suffixes = (".pdf",)
+    label = "PDF（.pdf、テキスト層のあるもの）"
 
-    def accepts(self, path: Path, head: bytes) -> bool:
-        return path.suffix.lower() == ".pdf" or head.startswith(b"%PDF-")
+    def accepts(self, name: str, head: bytes) -> bool:
+        return PurePath(name).suffix.lower() == ".pdf" or head.startswith(b"%PDF-")
 
-    def read(self, path: Path) -> ParsedDocument:
-        path = Path(path)
-        data = path.read_bytes()
-        if not data.startswith(b"%PDF-"):
-            raise SourceError(f"{path.name}: not a PDF (no %PDF- header)")
-        text, warnings = pdf_to_text(path)
+    def check(self, name: str, head: bytes) -> str | None:
+        return None if head.startswith(b"%PDF") else "PDF ではありません（拡張子と中身が一致しません）"
+
+    def read(self, raw: RawDocument) -> ParsedDocument:
+        if not raw.data.startswith(b"%PDF-"):
+            raise SourceError(f"{raw.name}: not a PDF (no %PDF- header)")
+        text, warnings = pdf_to_text(raw.data, raw.name)
         if not text.strip():
-            raise SourceError(f"{path.name}: PDF has no text layer (scanned image?); OCR is not supported")
-        doc = parse_text(text, path, self.name, sha256_bytes(data), load_sidecar(path))
+            raise SourceError(f"{raw.name}: PDF has no text layer (scanned image?); OCR is not supported")
+        doc = parse_text(text, raw, self.name)
         doc.warnings[:0] = warnings
         return doc
 
@@ -44,13 +48,13 @@ def _page_lines(page) -> list[dict]:
     return [ln for ln in lines if ln.get("text", "").strip()]
 
 
-def pdf_to_text(path: Path) -> tuple[str, list[str]]:
+def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
     import pdfplumber
 
     try:
-        pdf = pdfplumber.open(str(path))
+        pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as e:
-        raise SourceError(f"{path.name}: broken PDF: {type(e).__name__}: {e}".splitlines()[0]) from e
+        raise SourceError(f"{name}: broken PDF: {type(e).__name__}: {e}".splitlines()[0]) from e
     with pdf:
         pages = []
         for page in pdf.pages:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import PurePath
 
-from rag.records import ParsedDocument, sha256_bytes
-from rag.sources.base import SourceError, load_sidecar
-from rag.sources.encoding import decode
-from rag.sources.text import parse_text
+from rag.errors import SourceError
+from rag.readers.encoding import decode
+from rag.readers.text import TextReader, parse_text
+from rag.records import ParsedDocument, RawDocument
 
 _DROP_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "select", "iframe", "svg", "template"]
 _DROP_ATTR = re.compile(
@@ -26,18 +26,20 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re
 
 class HtmlReader:
     name = "html"
+    suffixes = (".html", ".htm", ".xhtml")
+    label = "HTML（.html/.htm）"
 
-    def accepts(self, path: Path, head: bytes) -> bool:
-        return path.suffix.lower() in (".html", ".htm", ".xhtml")
+    def accepts(self, name: str, head: bytes) -> bool:
+        return PurePath(name).suffix.lower() in self.suffixes
 
-    def read(self, path: Path) -> ParsedDocument:
-        path = Path(path)
-        data = path.read_bytes()
-        html = decode_html(data, path.name)
+    check = TextReader.check
+
+    def read(self, raw: RawDocument) -> ParsedDocument:
+        html = decode_html(raw.data, raw.name)
         text = html_to_text(html)
         if not text.strip():
-            raise SourceError(f"{path.name}: HTML page has no text")
-        return parse_text(text, path, self.name, sha256_bytes(data), load_sidecar(path))
+            raise SourceError(f"{raw.name}: HTML page has no text")
+        return parse_text(text, raw, self.name)
 
 
 def decode_html(data: bytes, name: str) -> str:

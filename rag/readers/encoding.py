@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from rag.sources.base import SourceError
+from rag.errors import SourceError
 
 _BOMS = [
     (codecs.BOM_UTF8, "utf-8-sig"),

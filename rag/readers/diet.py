@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 from rag.parsing import labels as L
 from rag.parsing.turns import AGENDA, SEPARATOR, STAGE_INLINE, STAGE_LINE, is_procedural, meeting_id
-from rag.records import Meeting, ParsedDocument, Segment, SegmentKind, SpeakerKind, Turn, sha256_bytes
-from rag.sources.base import SourceError, load_sidecar
-from rag.sources.encoding import decode
+from rag.errors import SourceError
+from rag.readers.encoding import decode
+from rag.records import Meeting, ParsedDocument, RawDocument, Segment, SegmentKind, SpeakerKind, Turn, sha256_bytes
 
 WS = " \u3000\t"
 
@@ -24,18 +24,24 @@ WS = " \u3000\t"
 class DietJsonReader:
     name = "diet-json"
 
-    def accepts(self, path: Path, head: bytes) -> bool:
-        return path.suffix.lower() == ".json" and not path.name.endswith(".meta.json")
+    suffixes = (".json",)
+    label = "国会会議録検索システム API の JSON（.json）"
 
-    def read(self, path: Path) -> ParsedDocument:
-        path = Path(path)
-        data = path.read_bytes()
-        text, _ = decode(data, path.name)
+    def accepts(self, name: str, head: bytes) -> bool:
+        return PurePath(name).suffix.lower() == ".json" and not name.endswith(".meta.json")
+
+    def check(self, name: str, head: bytes) -> str | None:
+        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+            return "JSON ではありません（国会会議録検索システム API の JSON を想定しています）"
+        return None
+
+    def read(self, raw: RawDocument) -> ParsedDocument:
+        text, _ = decode(raw.data, raw.name)
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            raise SourceError(f"{path.name}: broken JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
-        return parse_diet(obj, path, sha256_bytes(data), load_sidecar(path))
+            raise SourceError(f"{raw.name}: broken JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+        return parse_diet(obj, raw.name, raw.origin, sha256_bytes(raw.data), raw.metadata)
 
 
 def _meetings_from(obj: Any, name: str) -> list[dict]:
@@ -78,11 +84,11 @@ def _kind(sp: dict, label: str) -> SpeakerKind:
     return k if k is not SpeakerKind.UNKNOWN else (SpeakerKind.MEMBER if label.endswith("君") else SpeakerKind.UNKNOWN)
 
 
-def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None) -> ParsedDocument:
+def parse_diet(obj: Any, doc_name: str, origin: str, content_hash: str, meta: dict | None = None) -> ParsedDocument:
     meta = meta or {}
-    recs = _meetings_from(obj, path.name)
+    recs = _meetings_from(obj, doc_name)
     if not recs:
-        raise SourceError(f"{path.name}: Diet API JSON with no records")
+        raise SourceError(f"{doc_name}: Diet API JSON with no records")
     parts: list[str] = []
     pos = 0
     meetings: list[Meeting] = []
@@ -98,13 +104,13 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
         return start, pos
 
     for mi, rec in enumerate(recs):
-        mid = meeting_id(path.name, mi)
+        mid = meeting_id(doc_name, mi)
         name = " ".join(x for x in (rec.get("nameOfMeeting"), rec.get("issue")) if x) or None
         meetings.append(
             Meeting(
                 id=mid,
-                doc=path.name,
-                source=rec.get("meetingURL") or meta.get("url") or str(path),
+                doc=doc_name,
+                source=rec.get("meetingURL") or meta.get("url") or origin,
                 body=rec.get("nameOfHouse") or meta.get("body"),
                 name=name or meta.get("meeting"),
                 date=rec.get("date") or meta.get("date"),
@@ -165,7 +171,7 @@ def parse_diet(obj: Any, path: Path, content_hash: str, meta: dict | None = None
     if not turns:
         warnings.append("no speeches found")
     segments.sort(key=lambda g: g.start)
-    return ParsedDocument(path.name, str(path), "diet-json", text, content_hash, meetings, turns, segments, warnings)
+    return ParsedDocument(doc_name, origin, "diet-json", text, content_hash, meetings, turns, segments, warnings)
 
 
 def _speech_pieces(speech: str, s0: int, start: int, end: int, pieces: list, segments: list, mid: str) -> str | None:
