@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _settings_args(p)
 
+    p = sub.add_parser("add", help="copy files into the index's library (INDEX/uploads) and index them, "
+                                   "as the UI's upload tab does")
+    p.add_argument("files", nargs="+", type=Path, help="minutes files")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _settings_args(p)
+
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question (Japanese or English)")
     p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} objects; one JSON result per line')
@@ -149,6 +155,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise RagError(f"no such file or folder: {', '.join(map(str, missing))}")
     log = (lambda s: print(s, file=sys.stderr))
     report = ingest(paths, _settings(args), rebuild=args.rebuild, progress=not args.no_progress, log=log)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    return 0 if report.documents or report.unchanged else 1
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from rag.ingest import add_uploads
+
+    report = add_uploads([(p, p.name) for p in args.files], _settings(args))
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0 if report.documents or report.unchanged else 1
 
@@ -292,5 +306,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
+COMMANDS = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
             "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve}

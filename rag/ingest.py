@@ -133,7 +133,7 @@ def add_uploads(files: Iterable[tuple[Path, str]], settings: Settings, embedder=
         source.rollback()
         raise
     for where, _ in report.skipped:  # unreadable files do not stay in the library
-        source.discard(Path(where).name)
+        source.discard(where)
     return report
 
 

@@ -81,7 +81,7 @@ class Pipeline:
 
     def _prepare(self, question: str, k: int | None, filters: Filters | None, history: Sequence[str]):
         question = _check(question)
-        query = self.answerer.condense(question, history) if history else question
+        query = self.answerer.condense(question, history)  # the question itself when there is no history
         qvec = self.embedder.embed_query(query)
         hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
         return question, query, hits, qvec

@@ -55,7 +55,7 @@ class UploadSource:
     def __init__(self, files: Iterable[tuple[Path, str]], library: Path):
         self.files = list(files)
         self.library = Path(library)
-        self.created: dict[str, Path] = {}  # name -> folder this upload created
+        self.created: dict[str, Path] = {}  # origin (path of the kept copy) -> folder this upload created
 
     def documents(self) -> Iterator[RawDocument | Skipped]:
         if len(self.files) > MAX_UPLOAD_FILES:
@@ -85,19 +85,19 @@ class UploadSource:
             dest = folder / name
             if not dest.exists():
                 if not folder.exists():
-                    self.created[name] = folder
+                    self.created[str(dest)] = folder
                 folder.mkdir(parents=True, exist_ok=True)
                 tmp = folder / f".{name}.part"
                 tmp.write_bytes(data)
                 tmp.replace(dest)
             yield RawDocument(key=f"upload:{digest}", name=name, origin=str(dest), data=data)
 
-    def discard(self, name: str) -> None:
-        """Remove the copy of an upload that was not indexed (unreadable), if this upload made it."""
-        folder = self.created.pop(name, None)
+    def discard(self, origin: str) -> None:
+        """Remove the kept copy of an upload that was not indexed (unreadable), if this upload made it."""
+        folder = self.created.pop(origin, None)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 
     def rollback(self) -> None:
-        for name in list(self.created):
-            self.discard(name)
+        for origin in list(self.created):
+            self.discard(origin)
