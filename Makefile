@@ -48,7 +48,7 @@ eval: setup $(INDEX)/CURRENT
 	$(PY) -m rag eval eval/questions.jsonl --index $(INDEX)
 
 bench: setup
-	$(PY) -m rag bench
+	$(PY) eval/bench.py
 
 clean:
 	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT

