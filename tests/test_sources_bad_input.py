@@ -52,7 +52,7 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "broken.json").write_text('{"meetingRecord": [', encoding="utf-8")
     assert "broken JSON" in _err(tmp_path / "broken.json")
     (tmp_path / "other.json").write_text('{"hello": 1}', encoding="utf-8")
-    assert "not Diet API JSON" in _err(tmp_path / "other.json")
+    assert "JSON without minutes" in _err(tmp_path / "other.json")
     (tmp_path / "bad.txt").write_bytes("委員:こんにちは".encode("utf-8") + b"\x81\xff\xfe\x80\xa0" * 40)
     assert "undecodable" in _err(tmp_path / "bad.txt")
     (tmp_path / "x.docx").write_bytes(b"PK\x03\x04 not supported")

@@ -49,6 +49,12 @@ _EXECUTIVE = re.compile(
     r"参事|審議官|政府参考人|監|係長|主幹|課長補佐|説明員|説明者|参与|総裁|統括官|政府特別補佐人|本部長|センター長"
 )
 _NAME_HONORIFIC = re.compile(r"(君|さん|氏|様)$")
+# Headings printed with a speaker mark (◯議事日程, ◯令和６年５月17日（金）): never a speaker
+NOT_A_SPEAKER = re.compile(
+    r"^(議事日程|本日の会議に付した事件|会議に付した事件|付議事件|本日の議題|出席議員|欠席議員|出席委員|欠席委員|"
+    r"出席者|欠席者|出席説明員|説明のため出席|職務のため出席|出席事務局職員|事務局出席職員|議会事務局職員|会議録署名|"
+    r"日程第|議案第|請願第|陳情第|目次|会議の経過|議事の経過|開議の日時|"
+    r"(令和|平成|昭和)[0-9０-９元一二三四五六七八九十 \u3000]+年)")
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ def match_marker_label(line: str) -> LabelMatch | None:
         return None
     j = i + 1
     rest = line[j:]
-    if not rest or rest[0] in SPACES + MARKERS + "―─－-":
+    if not rest or rest[0] in SPACES + MARKERS + "―─－-" or NOT_A_SPEAKER.match(rest):
         return None
     for rx in (_BR_LABEL, _KUN_LABEL, _TOKEN_LABEL):
         m = rx.match(rest)

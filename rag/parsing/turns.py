@@ -15,6 +15,7 @@ from typing import Any
 
 from rag.parsing import dates as D
 from rag.parsing import labels as L
+from rag.parsing import metadata as M
 from rag.records import Meeting, ParsedDocument, Segment, SegmentKind, SpeakerKind, Turn
 
 WS = " \u3000\t\xa0"
@@ -47,9 +48,6 @@ PROCEDURAL_TEXT = re.compile(
     r"([0-9０-９一二三四五六七八九十]+番|議員。$|君。$|ただいまから|これより|開きます|休憩(いた|し)|再開(いた|し)|散会|閉会|"
     r"異議(は)?ありませんか|ご?御?異議なし|を議題と|決定(しました|いたしました)|可決|暫時)"
 )
-DATE_LINE = re.compile(r"日時|開催日|期日|開会日|会議日|日[\s\u3000]*時")
-NOT_MEETING_DATE = re.compile(r"更新|掲載|作成|印刷|公開日|現在")
-NAME_HEAD = re.compile(r"^(会議名|会議の名称|名称)[\s\u3000:：]*$")
 
 
 def meeting_id(doc: str, index: int) -> str:
@@ -318,14 +316,16 @@ class Segmenter:
 
     # ------------------------------------------------------------ meetings
     def _front_text(self) -> str:
+        """The title block: what comes before the first turn (the first lines, when a turn opens the text)."""
         first = min((t.start for t in self.turns), default=len(self.text))
-        return self.text[:first]
+        return self.text[:first] if first > 0 else self.text[:600]
 
     def _meetings(self, n: int, places: list[str | None], headings: list[list[tuple[str, bool]]]) -> list[Meeting]:
         meta = self.meta
         front = self._front_text()
-        detected_date = detect_date(front)
-        name = meta.get("meeting") or meta.get("name") or detect_name(front)
+        opening = "\n".join(t.text[:200] for t in self.turns[:4])  # a chair opens: 「ただいまから…市議会定例会を」
+        found = M.stated(front, opening)
+        name = meta.get("meeting") or meta.get("name") or found.meeting
         out = []
         session_dates: list[str | None] = [None] * n
         if n > 1:
@@ -344,18 +344,18 @@ class Segmenter:
                 if after and h not in agenda:
                     agenda.append(h)
             date = session_dates[i] if n > 1 else None
-            date = date or meta.get("date") or (D.iso(detected_date) if n == 1 else None)
+            date = date or meta.get("date") or (found.date if n == 1 else None)
             place = places[i] if i < len(places) else None
             sm = sessions_meta[i] if i < len(sessions_meta) and isinstance(sessions_meta[i], dict) else {}
             m = Meeting(
                 id=self.meeting_ids[i],
                 doc=self.doc,
                 source=meta.get("url") or meta.get("source") or self.source,
-                body=sm.get("body") or meta.get("body"),
+                body=sm.get("body") or meta.get("body") or found.body,
                 name=sm.get("meeting") or sm.get("name") or name,
                 date=sm.get("date") or date,
                 agenda=agenda,
-                place=sm.get("place") or place or (meta.get("place") if n == 1 else None),
+                place=sm.get("place") or place or ((meta.get("place") or found.place) if n == 1 else None),
                 content_hash=self.content_hash,
             )
             out.append(m)
@@ -404,38 +404,6 @@ def is_procedural(t: Turn) -> bool:
     if t.kind is SpeakerKind.CHAIR and len(txt) <= 60 and PROCEDURAL_TEXT.search(txt):
         return True
     return False
-
-
-def detect_date(front: str):
-    lines = [x.strip(WS) for x in front.split("\n")]
-    for i, ln in enumerate(lines):
-        if DATE_LINE.search(ln) and not NOT_MEETING_DATE.search(ln):
-            for cand in [ln] + [x for x in lines[i + 1 : i + 4] if x]:
-                d = D.parse_date(cand)
-                if d:
-                    return d
-    for ln in lines:
-        if ln and not NOT_MEETING_DATE.search(ln):
-            d = D.parse_date(ln)
-            if d:
-                return d
-    return None
-
-
-def detect_name(front: str) -> str | None:
-    lines = [x.strip(WS) for x in front.split("\n")]
-    nonblank = [x for x in lines if x]
-    for i, ln in enumerate(nonblank):
-        if NAME_HEAD.match(ln) and i + 1 < len(nonblank):
-            return nonblank[i + 1]
-    for ln in nonblank[:15]:
-        if FRONT_START.match(ln):
-            continue
-        if re.search(r"(サイト|トップ|さがす|検索|へ$|ページ$)", ln):
-            continue
-        if len(ln) <= 60 and re.search(r"(委員会|議会|会議|本会議|定例会|臨時会|協議会|審議会|部会)", ln):
-            return ln
-    return None
 
 
 def segment_text(

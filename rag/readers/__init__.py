@@ -38,12 +38,12 @@ _READERS: list[Reader] = []
 def readers() -> list[Reader]:
     """Registered readers, in the order they are asked whether they accept a document."""
     if not _READERS:
-        from rag.readers.diet import DietJsonReader
         from rag.readers.html import HtmlReader
+        from rag.readers.json_records import JsonReader
         from rag.readers.pdf import PdfReader
         from rag.readers.text import TextReader
 
-        _READERS.extend([DietJsonReader(), HtmlReader(), PdfReader(), TextReader()])
+        _READERS.extend([JsonReader(), HtmlReader(), PdfReader(), TextReader()])
     return _READERS
 
 

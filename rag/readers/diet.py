@@ -7,41 +7,22 @@ speechOrder 0 (会議録情報: the front matter) becomes a FRONT_MATTER segment
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import PurePath
 from typing import Any
 
 from rag.parsing import labels as L
 from rag.parsing.turns import AGENDA, SEPARATOR, STAGE_INLINE, STAGE_LINE, is_procedural, meeting_id
 from rag.errors import SourceError
-from rag.readers.encoding import decode
-from rag.records import Meeting, ParsedDocument, RawDocument, Segment, SegmentKind, SpeakerKind, Turn, sha256_bytes
+from rag.records import Meeting, ParsedDocument, Segment, SegmentKind, SpeakerKind, Turn, sha256_bytes
 
 WS = " \u3000\t"
 
 
-class DietJsonReader:
-    name = "diet-json"
-
-    suffixes = (".json",)
-    label = "国会会議録検索システム API の JSON（.json）"
-
-    def accepts(self, name: str, head: bytes) -> bool:
-        return PurePath(name).suffix.lower() == ".json" and not name.endswith(".meta.json")
-
-    def check(self, name: str, head: bytes) -> str | None:
-        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-            return "JSON ではありません（国会会議録検索システム API の JSON を想定しています）"
-        return None
-
-    def read(self, raw: RawDocument) -> ParsedDocument:
-        text, _ = decode(raw.data, raw.name)
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"{raw.name}: broken JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
-        return parse_diet(obj, raw.name, raw.origin, sha256_bytes(raw.data), raw.metadata)
+def is_diet_api(obj: Any) -> bool:
+    """A response of the Diet minutes API (meeting- or speech-level, or its error shape)."""
+    return isinstance(obj, dict) and (
+        isinstance(obj.get("meetingRecord"), list) or isinstance(obj.get("speechRecord"), list)
+        or ("message" in obj and "details" in obj))
 
 
 def _meetings_from(obj: Any, name: str) -> list[dict]:
