@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Iterator, Sequence
 
+from rag.answering.base import retrieved_entry
 from rag.config import Settings
 from rag.errors import BadQuestion, IndexMismatch
 from rag.records import Answer, Filters, Hit
@@ -83,6 +84,7 @@ class Pipeline:
         question = _check(question)
         query = self.answerer.condense(question, history)  # the question itself when there is no history
         qvec = self.embedder.embed_query(query)
+        # at least 8 turns to choose from, and at least --k of them listed as retrieved
         hits = self.retriever.search(query, max(k or self.settings.top_k, 8), filters, query_vector=qvec)
         return question, query, hits, qvec
 
@@ -92,13 +94,17 @@ class Pipeline:
         answer = self.answerer.answer(question, hits, history, query_vector=qvec, standalone=query)
         if k and answer.mode == "extractive":  # an LLM's text refers to all its citations by number
             answer.citations = answer.citations[:k]
+        answer.retrieved = [retrieved_entry(i + 1, h) for i, h in enumerate(hits)]
         return answer
 
     def ask_stream(self, question: str, k: int | None = None, filters: Filters | None = None,
                    history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text deltas as an LLM writes them, then exactly one checked Answer (only that, in extractive mode)."""
         question, query, hits, qvec = self._prepare(question, k, filters, history)
-        yield from self.answerer.answer_stream(question, hits, history, query_vector=qvec, standalone=query)
+        for part in self.answerer.answer_stream(question, hits, history, query_vector=qvec, standalone=query):
+            if not isinstance(part, str):
+                part.retrieved = [retrieved_entry(i + 1, h) for i, h in enumerate(hits)]
+            yield part
 
 
 def _check(question: str) -> str:

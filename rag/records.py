@@ -288,6 +288,8 @@ class Answer:
     related: list[Citation] = field(default_factory=list)  # shown as "related, not an answer" when abstaining
     notes: list[str] = field(default_factory=list)  # e.g. "quotes are in the original Japanese"
     confidence: float = 0.0  # the answerer's evidence score (what abstention thresholds compare against)
+    # the turns the answer was chosen from, best first: citation fields without a quote (for evaluation runs)
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -299,4 +301,5 @@ class Answer:
             "related": [c.to_dict() for c in self.related],
             "notes": list(self.notes),
             "confidence": round(float(self.confidence), 4),
+            "retrieved": list(self.retrieved),
         }

@@ -52,6 +52,15 @@ def join_follow_up(question: str, history: Sequence[str]) -> str:
     return question
 
 
+def retrieved_entry(rank: int, hit: Hit) -> dict:
+    """A retrieved turn as `ask --json` lists it: the citation fields, without a quote."""
+    t, m = hit.turn, hit.meeting
+    return {"rank": rank, "doc": m.doc, "source": t.url or m.source, "body": m.body, "meeting": m.name,
+            "date": m.date, "agenda": t.agenda, "speaker": t.speaker, "speaker_name": t.speaker_name,
+            "speaker_role": t.speaker_role, "speaker_kind": t.kind.value, "turn": t.order, "text": t.text,
+            "score": round(float(hit.score), 6), "turn_key": hit.turn_key, "url": t.url}
+
+
 def citation(n: int, hit: Hit, quote_start: int, quote_end: int) -> Citation:
     t, m = hit.turn, hit.meeting
     return Citation(

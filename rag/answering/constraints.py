@@ -90,7 +90,14 @@ def unmet(constraints: list[Constraint], hit: Hit,
     if missing and neighbours is not None:
         around = "\n".join(_evidence(h) for h in neighbours(hit.turn_key))
         missing = [c for c in missing if not _meets(c, around, hit)]
-    return missing
+    # what cannot be checked, because the minutes do not state the field, never refuses an answer on its own
+    return [c for c in missing if not _uncheckable(c, hit)]
+
+
+def _uncheckable(c: Constraint, hit: Hit) -> bool:
+    m = hit.meeting
+    return ((c.kind == "date" and not m.date) or (c.kind == "place" and not (m.body or m.place))
+            or (c.kind == "meeting" and not m.name))
 
 
 def _evidence(hit: Hit) -> str:

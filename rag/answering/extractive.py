@@ -252,18 +252,48 @@ def _adjacent(a: _Sentence, b: _Sentence) -> bool:
     return 0 <= b.start - a.end and not between.strip()
 
 
+# a date or deadline, as an answer to いつ / when: 令和7年度末, 令和6年4月1日, 2024年12月, 4月1日
+_WHEN = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四五六七八九十]+年(?:度)?(?:[0-9０-９一二三四五六七八九十]+月)?"
+                   r"(?:[0-9０-９一二三四五六七八九十]+日)?(?:末|中|内|当初|以降)?|[0-9０-９]{4}年(?:[0-9０-９]+月)?(?:[0-9０-９]+日)?"
+                   r"|[0-9０-９一二三四五六七八九十]+月[0-9０-９一二三四五六七八九十]+日|(?:今|本|来|昨)年度(?:末|中|内)?")
+_ASKS_WHEN = re.compile(r"いつ|時期|期限|何年|何月|何日|when|what year|what date|deadline", re.I)
+
+
+def direct_answer(question: str, citations: list[Citation]) -> str | None:
+    """The figure, date or name the question asks for, as the best cited sentence states it, with its marker:
+    「4回 [1]」. None when the question asks for none or no cited sentence states one."""
+    if not citations:
+        return None
+    if _WHO_Q.search(question) or _ASKS_NAME.search(question):
+        return "、".join(dict.fromkeys(f"{c.speaker} [{c.n}]" for c in citations[:2]))
+    asked = [(m.start(), unit) for asks, unit in _ASKS_FOR[:-1] for m in [asks.search(question)] if m]
+    when = _ASKS_WHEN.search(question)
+    if when:
+        asked.append((when.start(), _WHEN))
+    found: list[str] = []
+    for _, unit in sorted(asked, key=lambda x: x[0]):  # in the order the question asks
+        for c in citations:
+            m = unit.search(c.quote)
+            if m:
+                found.append(f"{m.group(0)} [{c.n}]")
+                break
+    return "、".join(dict.fromkeys(found)) or None
+
+
 def _compose(citations: list[Citation], question: str, english: bool) -> str:
     lines = []
-    if _WHO_Q.search(question) and citations:
-        names = "、".join(dict.fromkeys(c.speaker for c in citations))
-        lines.append(f"Speaker: {names}" if english else f"発言者: {names}")
-    elif english:
+    lead = direct_answer(question, citations)
+    if lead:
+        lines.append(f"Answer: {lead}" if english else f"回答: {lead}")
+    if english:
         lines.append("From the minutes (quoted in the original Japanese):")
     for c in citations:
         when = (c.date or "") if english else (to_wareki(c.date) if c.date else "")
         meta = ", ".join(p for p in (c.body, c.meeting, when) if p) if english else " ".join(
             p for p in (c.body, c.meeting, when) if p
         )
-        lines.append(f"{c.speaker}（{meta}）：「{c.quote}」[{c.n}]" if not english
-                     else f"{c.speaker} ({meta}): 「{c.quote}」 [{c.n}]")
+        if english:
+            lines.append(f"{c.speaker} ({meta}): 「{c.quote}」 [{c.n}]" if meta else f"{c.speaker}: 「{c.quote}」 [{c.n}]")
+        else:
+            lines.append(f"{c.speaker}（{meta}）：「{c.quote}」[{c.n}]" if meta else f"{c.speaker}：「{c.quote}」[{c.n}]")
     return "\n".join(lines)
