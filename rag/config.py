@@ -77,6 +77,9 @@ class Settings:
     retrieval: str = field(default_factory=lambda: _env("RAG_RETRIEVAL", "hybrid"))
     # weight of the BM25 ranking against the dense ranking in reciprocal rank fusion
     keyword_weight: float = field(default_factory=lambda: env_number("RAG_KEYWORD_WEIGHT", "1.0", float))
+    # the same for an English question, whose keyword side is the Japanese it names (places, glossary terms)
+    english_keyword_weight: float = field(default_factory=lambda: env_number("RAG_ENGLISH_KEYWORD_WEIGHT", "0.2",
+                                                                             float))
     batch_size: int = field(default_factory=lambda: env_number("RAG_BATCH_SIZE", "8"))
     # store backend: "local" (SQLite + FAISS + BM25 in index_dir)
     store: str = field(default_factory=lambda: _env("RAG_STORE", "local"))

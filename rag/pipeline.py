@@ -53,7 +53,7 @@ class Pipeline:
                     raise IndexMismatch(f"the index in {self.settings.index_dir} was embedded with {built}; "
                                         f"questions embedded with {given} would not match it exactly")
                 self._retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
-                                            self.settings.keyword_weight)
+                                            self.settings.keyword_weight, self.settings.english_keyword_weight)
             return self._retriever
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import RETRIEVAL_MODES
+from rag.english import council_terms, place_stem, places_named
 from rag.indexing.tokens import tokenize
 from rag.language import is_english
 from rag.records import Filters, Hit
@@ -21,14 +22,22 @@ RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
 
 
+def english_terms(question: str, bodies: list[str]) -> list[str]:
+    """The Japanese an English question stands for: the places it names among `bodies`, and council terms."""
+    return [place_stem(b) for b in places_named(question, bodies)] + council_terms(question)
+
+
 class Retriever:
-    def __init__(self, store: Store, embedder, mode: str = "hybrid", keyword_weight: float = 1.0):
+    def __init__(self, store: Store, embedder, mode: str = "hybrid", keyword_weight: float = 1.0,
+                 english_keyword_weight: float = 0.2):
         if mode not in RETRIEVAL_MODES:
             raise ValueError(f"retrieval mode must be one of {RETRIEVAL_MODES}")
         self.store = store
         self.embedder = embedder
         self.mode = mode
         self.keyword_weight = keyword_weight  # of BM25's ranks against the dense ranks
+        self.english_keyword_weight = english_keyword_weight  # a translation is weaker evidence than the words
+        self._body_names: list[str] | None = None
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: str | None = None,
                query_vector: np.ndarray | None = None) -> list[Hit]:
@@ -40,16 +49,23 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
             dense = self.store.search_dense(qvec, candidates, filters)
-        if mode == "hybrid" and is_english(query):
-            mode = "dense"  # Japanese keywords cannot match an English question; they only add noise
-        if mode in ("hybrid", "keyword"):
-            keyword = self.store.search_keyword(tokenize(query, self.store.manifest.tokenizer), candidates, filters)
+        keyword_text, weight = query, self.keyword_weight
+        if is_english(query):  # its words cannot match Japanese minutes: search the Japanese it stands for
+            weight = self.english_keyword_weight
+            keyword_text = " ".join(english_terms(query, self._bodies()))
+            if mode == "keyword":  # asked for on purpose (RPA, e-Stat): the words themselves too
+                keyword_text = f"{query} {keyword_text}"
+            elif not keyword_text:
+                mode = "dense"
+        if mode in ("hybrid", "keyword") and keyword_text:
+            keyword = self.store.search_keyword(tokenize(keyword_text, self.store.manifest.tokenizer), candidates,
+                                                filters)
 
         fused: dict[str, float] = {}
         chunks = {}
-        for ranking, weight in ((dense, 1.0), (keyword, self.keyword_weight)):
+        for ranking, w in ((dense, 1.0), (keyword, weight)):
             for rank, (chunk, _) in enumerate(ranking):
-                fused[chunk.key] = fused.get(chunk.key, 0.0) + weight / (RRF_K + rank + 1)
+                fused[chunk.key] = fused.get(chunk.key, 0.0) + w / (RRF_K + rank + 1)
                 chunks[chunk.key] = chunk
         dense_of = {c.key: s for c, s in dense}
         kw_of = {c.key: s for c, s in keyword}
@@ -74,6 +90,11 @@ class Retriever:
             hits.append(Hit(turn_key, turn, meeting, score, dense_of.get(ck), kw_of.get(ck), chunk.start, chunk.end))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+    def _bodies(self) -> list[str]:
+        if self._body_names is None:
+            self._body_names = self.store.facets()["bodies"]
+        return self._body_names
 
     def context(self, turn_key: str, before: int = 2, after: int = 2):
         """The turns around a turn in the same meeting: [(turn_key, Turn, Meeting)] in order."""

@@ -24,8 +24,10 @@ def test_binds_to_loopback(ui_app_server):
 
 
 def test_ask_cites_meeting_and_speaker(ui_client):
-    chat, cards, question_box, pick, ctx = _ask(ui_client, "下関市は生成AIをどこで使えるようにしたのか")
+    chat, cards, question_box, pick, ctx, cite, *_ = _ask(ui_client, "下関市は生成AIをどこで使えるようにしたのか")
     assert question_box == ""
+    # the copy text of the first card comes with the answer, as plain text
+    assert cite.startswith("「") and cite.endswith("）") and "<" not in cite and "&" not in cite, cite
     answer = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
     assert re.search(r"\]\(#cite-\d\)", answer), answer  # [n] markers link to the cards
     assert 'data-speaker="総合政策部長(岸本芳郎君)"' in cards
@@ -62,9 +64,9 @@ def test_upload_rejects_bad_files_and_keeps_the_index(ui_client, tmp_path):
     bad.write_text("hello, not json", encoding="utf-8")
     fake_pdf = tmp_path / "fake.pdf"
     fake_pdf.write_text("plain text pretending to be a PDF", encoding="utf-8")
-    result, stats, *_ = ui_client.predict([handle_file(str(bad)), handle_file(str(fake_pdf))], api_name="/upload")
+    result = ui_client.predict([handle_file(str(bad)), handle_file(str(fake_pdf))], api_name="/upload")
     result = result.replace("\\", "")  # Markdown escapes
     assert "❌" in result and "not_minutes.json" in result and "JSON ではありません" in result, result
     assert "fake.pdf" in result and "PDF ではありません" in result, result
     docs = lambda s: re.search(r"文書数 \| \*\*(\d+)\*\*", s).group(1)  # noqa: E731
-    assert docs(stats) == docs(before)
+    assert docs(ui_client.predict(api_name="/stats")) == docs(before)

@@ -42,7 +42,8 @@ def ui_browser():
 
 @pytest.fixture()
 def page(ui_browser, ui_app_server):
-    ctx = ui_browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    ctx = ui_browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
+                                 permissions=["clipboard-read", "clipboard-write"])
     pg = ctx.new_page()
     pg.dialogs = []  # any alert() would be an injected script running
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
@@ -60,6 +61,22 @@ def ask(pg, question: str) -> None:
         "n => document.querySelectorAll('#chat .message').length >= n + 2", arg=before, timeout=ANSWER_TIMEOUT)
     pg.wait_for_selector("#citations .cite-card, #citations .cite-empty", timeout=ANSWER_TIMEOUT)
     pg.wait_for_timeout(300)
+
+
+def cite_box(pg) -> str:
+    return pg.locator("#cite-text textarea").input_value()
+
+
+def copied(pg, card) -> str:
+    """What the card's コピー button puts on the clipboard."""
+    pg.evaluate("navigator.clipboard.writeText('')")
+    card.locator("button.copy-cite").click()
+    pg.wait_for_function("() => navigator.clipboard.readText().then(t => t.length > 0)", timeout=10_000)
+    return pg.evaluate("navigator.clipboard.readText()")
+
+
+MARKUP_LEFT = re.compile(r"<(span|mark|b|a|div|p|dl|dd)\b|&(lt|gt|amp|quot|#\d+);|\\[\[\]()*_.-]")
+EMPTY_PARTS = re.compile(r"（\s*）|\(\s*\)|（、|、）|、、|—")
 
 
 def set_dropdown(pg, elem_id: str, value: str) -> None:
@@ -202,3 +219,91 @@ def test_phone_sized_window(ui_browser, ui_app_server):
         pg.screenshot(path=str(ARTIFACTS / "ui-phone.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_copy_text_is_plain_text(page):
+    """The 引用の定型文 box and the card's コピー button give plain text, never markup (even for minutes full of it)."""
+    ask(page, "下関市は生成AIをどこで使えるようにしたのか")
+    card = page.locator('#citations .cite-card[data-speaker="総合政策部長(岸本芳郎君)"]').first
+    card.wait_for()
+    page.wait_for_function("() => (document.querySelector('#cite-text textarea')?.value || '').startsWith('「')",
+                           timeout=30_000)
+    quote = card.locator(":scope > .cite-turn mark").inner_text()
+    form = copied(page, card)
+    assert form.startswith(f"「{quote}」（令和6年9月18日 下関市議会 第3回定例会") and form.endswith(" 総合政策部長 岸本芳郎）"), form
+    first = page.locator("#citations .cite-card").first
+    assert cite_box(page) == copied(page, first) and not MARKUP_LEFT.search(cite_box(page)), cite_box(page)
+    # minutes whose words look like markup: the copy text is those words, with no markup of the UI's own
+    ask(page, "ペンギン保護条例はいつ施行されたか")
+    card = page.locator('#citations .cite-card[data-body="テスト市議会"]').first
+    card.wait_for()
+    quote = card.locator(":scope > .cite-turn mark").inner_text()
+    form = copied(page, card)
+    assert form.startswith(f"「{quote}」（令和6年3月1日 テスト市議会 ") and form.endswith(" 総務部長 鈴木一郎）"), form
+    assert not MARKUP_LEFT.search(form.replace(quote, "")), form
+    page.click("#show-context")
+    page.wait_for_selector("#context .ctx-turn.current", timeout=60_000)
+    assert cite_box(page) == form
+    assert not page.dialogs
+
+
+def test_copy_box_follows_the_latest_answer(page):
+    """A new answer replaces the copy text (with its own first citation); 新しい会話 clears it."""
+    ask(page, "下関市は生成AIをどこで使えるようにしたのか")
+    page.click("#show-context")  # the copy box is filled from the chosen citation
+    page.wait_for_selector("#context .ctx-turn.current", timeout=60_000)
+    first = cite_box(page)
+    assert "下関市議会" in first, first
+    ask(page, "長崎市のシステム標準化の移行期限はいつか")
+    page.wait_for_function("old => (document.querySelector('#cite-text textarea')?.value || '') !== old",
+                           arg=first, timeout=30_000)
+    now = cite_box(page)
+    new_first = page.locator("#citations .cite-card").first.locator("button.copy-cite").get_attribute("data-cite")
+    assert now == new_first and now != first, (first, now)
+    assert page.locator("#context .ctx-turn").count() == 0  # the old answer's context is gone too
+    page.click("#new-chat")
+    page.wait_for_function("() => document.querySelectorAll('#chat .message').length === 0", timeout=30_000)
+    page.wait_for_function("() => (document.querySelector('#cite-text textarea')?.value ?? 'x') === ''",
+                           timeout=30_000)
+
+
+NO_META_MINUTES = ("○議長(佐藤花子君)\nただいまから会議を開きます。\n○企画部長(田中次郎君)\n"
+                   "ラッコ見守り事業の予算について答弁いたします。ラッコ見守り事業には三百万円を計上しております。\n"
+                   "○議長(佐藤花子君)\n以上で本日の会議を終わります。\n")
+
+
+def test_minutes_without_metadata_show_no_empty_brackets(page, tmp_path):
+    """An uploaded minutes text with no sidecar and no body, meeting or date in it: cards, the answer line, the copy
+    text, the context and the export leave the unknown parts out (日付不明 only under the 日付 label)."""
+    f = tmp_path / "nometa_minutes.txt"
+    f.write_text(NO_META_MINUTES, encoding="utf-8")
+    page.get_by_role("tab", name="会議録の追加").click()
+    page.locator("#upload-files input[type=file]").set_input_files([str(f)])
+    page.wait_for_timeout(1500)
+    page.click("#upload-btn")
+    page.wait_for_function("() => (document.querySelector('#upload-result')?.innerText || '').includes('取り込み結果')",
+                           timeout=180_000)
+    assert "nometa_minutes.txt" in page.locator("#upload-result").inner_text()
+    page.get_by_role("tab", name="質問").click()
+    ask(page, "ラッコ見守り事業の予算はいくらか")
+    card = page.locator('#citations .cite-card[data-speaker="企画部長(田中次郎君)"]').first
+    card.wait_for()
+    text = card.inner_text()
+    assert "日付不明" in text and "団体" not in text and "会議\n" not in text and not EMPTY_PARTS.search(text), text
+    answer = page.locator("#chat .message").last.inner_text()
+    assert "ラッコ" in answer and not EMPTY_PARTS.search(answer), answer
+    form = copied(page, card)
+    assert re.fullmatch(r"「[^」]*ラッコ[^」]*」（企画部長 田中次郎）", form), form
+    if page.locator("#citations .cite-card").first.get_attribute("data-speaker") == "企画部長(田中次郎君)":
+        assert cite_box(page) == form
+    page.click("#show-context")
+    page.wait_for_selector("#context .ctx-turn.current", timeout=60_000)
+    context = page.locator("#context").inner_text()
+    assert "nometa_minutes.txt" in context and not EMPTY_PARTS.search(context), context
+    page.click("#export")
+    page.wait_for_function("() => (document.querySelector('#export-md')?.innerText || '').includes('## 出典')",
+                           timeout=60_000)
+    md = page.locator("#export-md").inner_text()
+    assert "企画部長(田中次郎君)（" in md and "番目の発言）" in md, md
+    assert not EMPTY_PARTS.search(md.replace("（会議録QA、", "（")), md
+    assert not page.dialogs

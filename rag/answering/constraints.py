@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from rag.answering.base import nfkc
+from rag.english import place_stem, places_named
 from rag.language import is_english
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit
@@ -40,11 +41,14 @@ class Constraint:
         return f"質問の『{self.label}』に当たる発言は見つかりませんでした。"
 
 
-def question_constraints(question: str) -> list[Constraint]:
-    """Years (with month), meeting numbers, places, persons and quoted names the question states."""
+def question_constraints(question: str, places: Sequence[str] = ()) -> list[Constraint]:
+    """Years (with month), meeting numbers, places, persons and quoted names the question states.
+    `places`: Japanese place and body names an English question may name in romaji (Hakodate -> 函館)."""
     if is_english(question):
         dates = find_english_year_months(question)
-        return list(dict.fromkeys(Constraint("date", question[a:b], y, m) for a, b, y, m in dates))
+        out = [Constraint("date", question[a:b], y, m) for a, b, y, m in dates]
+        out += [Constraint("place", place_stem(name)) for name in places_named(question, places)]
+        return list(dict.fromkeys(out))
     q = normalise(question)
     out = [Constraint("date", q[a:b], y, m) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
@@ -74,6 +78,14 @@ def proper_nouns(text: str) -> list[tuple[str, str]]:
             out.append(("place", word + morphemes[i].surface()[0]))
         i += 1
     return out
+
+
+def places_in(hits: Sequence[Hit]) -> list[str]:
+    """Bodies, meeting places and municipalities named in the hits: what an English question's romaji may mean."""
+    out = [x for h in hits for x in (h.meeting.body, h.meeting.place) if x]
+    for h in hits:
+        out += [word for kind, word in proper_nouns(h.turn.text[:1500]) if kind == "place"]
+    return list(dict.fromkeys(out))
 
 
 def names_a_person(sentence: str, hit: Hit) -> bool:

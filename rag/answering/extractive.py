@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
-from rag.answering.constraints import Constraint, content_nouns, names_a_person, question_constraints, unmet
+from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
+                                       unmet)
 from rag.indexing.tokens import bigrams
 from rag.records import Answer, Citation, Hit, SpeakerKind
 
@@ -97,7 +98,7 @@ class ExtractiveAnswerer:
         question as asked (the retrieved turns already carry the follow-up's context)."""
         english = is_english(question)
         notes = ["Quotes are in the original Japanese."] if english else []
-        constraints = question_constraints(question)
+        constraints = question_constraints(question, places_in(hits) if english else ())
         sentences = self._score(question, hits, query_vector, constraints, english)
         missing: dict[str, list[Constraint]] = {}  # per turn, looked up only for the sentences considered
 
