@@ -63,6 +63,31 @@ def test_pdf(tmp_path):
     assert any("header" in w for w in d.warnings)
 
 
+def test_a_chair_calling_the_same_member_on_every_page_is_speech(tmp_path):
+    """The same short line at the top of every page is not a running header when it is speech."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("HeiseiMin-W3"))
+    w, h = A4
+    f = tmp_path / "calls.pdf"
+    c = canvas.Canvas(str(f), pagesize=A4)
+    for i in range(1, 5):
+        c.setFont("HeiseiMin-W3", 9)
+        c.drawString(60, h - 30, "令和6年第1回山田市議会定例会会議録（第2号）")
+        c.drawCentredString(w / 2, 25, f"- {i} -")
+        c.setFont("HeiseiMin-W3", 11)
+        c.drawString(60, h - 60, "○議長（山田太郎君）　１８番。")
+        c.drawString(60, h - 82, f"○１８番（鈴木花子君）　{i}回目の再質問です。財源はどうするのか伺います。")
+        c.showPage()
+    c.save()
+    d = parse_path(f)
+    assert [t.text for t in d.turns if t.speaker.startswith("議長")] == ["１８番。"] * 4
+    assert "会議録（第" not in d.text and "- 3 -" not in d.text
+
+
 def test_broken_pdf(tmp_path):
     f = tmp_path / "broken.pdf"
     f.write_bytes(b"%PDF-1.4\n%garbage that is not a pdf\n")

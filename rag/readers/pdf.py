@@ -16,6 +16,7 @@ _PAGE_NO = re.compile(r"^[-－―‐ー（(]?\s*[pPｐＰ]?\.?\s*[0-9０-９]{1,
 _TERMINAL = set("。．！？!?」』）)〕】］]>＞～〜:：")
 _DIGITS = re.compile(r"[0-9０-９]+")
 _MARGIN = 0.09  # top/bottom fraction of the page treated as header/footer zone
+_PRINT_URL = re.compile(r"https?://|www\.|\.pdf\b|印刷日時|出力日時", re.I)
 
 
 class PdfReader:
@@ -61,22 +62,24 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
             lines = _page_lines(page)
             lines.sort(key=lambda ln: (round(ln["top"] / 3), ln["x0"]))
             pages.append((float(page.height), float(page.width), lines))
-    # header/footer candidates: lines in the margins repeating on 2+ pages (digits ignored), or page numbers
-    rep = Counter()
+    # Page furniture: page numbers, print URLs, and running headers/footers: the first or last lines of a page,
+    # in its margin, repeated (digits ignored) on at least a third of the pages. Speech is never furniture: a
+    # line with a speaker mark or a sentence end stays, however often a chair says 「１８番。」.
+    rep: Counter[str] = Counter()
     for h, w, lines in pages:
-        seen = set()
-        for ln in lines:
-            if ln["top"] < h * _MARGIN or ln["bottom"] > h * (1 - _MARGIN):
-                seen.add(_DIGITS.sub("#", ln["text"].strip()))
-        rep.update(seen)
+        rep.update({_DIGITS.sub("#", ln["text"].strip()) for ln in _edge_lines(lines, h)})
+    needed = max(2, -(-len(pages) // 3))
     removed = 0
     page_texts: list[list[tuple[str, float, float]]] = []
     for h, w, lines in pages:
+        edge = {id(ln) for ln in _edge_lines(lines, h)}
         kept = []
         for ln in lines:
             t = ln["text"].strip()
-            in_margin = ln["top"] < h * _MARGIN or ln["bottom"] > h * (1 - _MARGIN)
-            if in_margin and (_PAGE_NO.match(t) or (len(pages) > 1 and rep[_DIGITS.sub("#", t)] >= 2)):
+            furniture = id(ln) in edge and (
+                _PAGE_NO.match(t) or _PRINT_URL.search(t)
+                or (len(pages) > 1 and rep[_DIGITS.sub("#", t)] >= needed and not _is_speech(t)))
+            if furniture:
                 removed += 1
                 continue
             kept.append((t, float(ln["x0"]), float(ln["x1"])))
@@ -103,6 +106,16 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
     return "\n".join(out) + "\n", warnings
 
 
+
+
+def _edge_lines(lines: list[dict], height: float) -> list[dict]:
+    """The first two and last two lines of a page, when they lie in its top or bottom margin."""
+    edge = lines[:2] + lines[-2:]
+    return [ln for ln in edge if ln["top"] < height * _MARGIN or ln["bottom"] > height * (1 - _MARGIN)]
+
+
+def _is_speech(text: str) -> bool:
+    return text[:1] in L.MARKERS or text.rstrip()[-1:] in "。」" or bool(L.match_marker_label(text))
 
 
 def _continues(prev: str, nxt: str, prev_full: bool) -> bool:
