@@ -14,12 +14,12 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named
 from rag.indexing.tokens import tokenize
-from rag.language import is_english
+from rag.language import asks_procedure, is_english
 from rag.records import Filters, Hit
 from rag.store.base import Store
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
-PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers
+PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers (unless asked about)
 
 
 def english_terms(question: str, bodies: list[str]) -> list[str]:
@@ -80,11 +80,12 @@ class Retriever:
         if missing_dense:  # keyword-only chunks: their dense score too, for the answerer's evidence
             dense_of.update(zip(missing_dense, (float(v @ qvec) for v in self.store.chunk_vectors(missing_dense))))
         hits = []
+        procedure_question = asks_procedure(query)
         for turn_key, (score, ck) in best.items():
             if turn_key not in turns:
                 continue
             turn, meeting = turns[turn_key]
-            if turn.procedural:
+            if turn.procedural and not procedure_question:
                 score *= PROCEDURAL_WEIGHT
             chunk = chunks[ck]
             hits.append(Hit(turn_key, turn, meeting, score, dense_of.get(ck), kw_of.get(ck), chunk.start, chunk.end))

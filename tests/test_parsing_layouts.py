@@ -124,3 +124,19 @@ def test_diet_speech_level_several_meetings():
     chair = [t for t in d.turns if t.meeting_id == d.meetings[1].id][0]
     assert chair.kind is SpeakerKind.CHAIR and chair.procedural and chair.text == "次に、鈴木一郎君。"
     assert d.meetings[0].source == "https://kokkai.ndl.go.jp/txt/121304024X00220240304"
+
+
+def test_how_the_house_voted_stays_in_the_chairs_turn(tmp_path):
+    """〔賛成者起立〕 and 〔「異議なし」と呼ぶ者あり〕 are the evidence of a vote: kept in the chair's turn."""
+    f = tmp_path / "vote.txt"
+    f.write_text("令和6年第2回山田市議会定例会会議録（第3号）\n"
+                 "○議長（山田太郎君）　議案第５号を採決いたします。本案は原案のとおり可決することに賛成の議員の起立を求めます。\n"
+                 "〔賛成者起立〕\n"
+                 "○議長（山田太郎君）　起立多数であります。よって、議案第５号は原案のとおり可決されました。\n"
+                 "次に、会期についてお諮りいたします。会期は本日から２１日間といたしたいと思います。御異議ありませんか。\n"
+                 "〔「異議なし」と呼ぶ者あり〕\n"
+                 "御異議なしと認めます。よって、会期は２１日間と決定いたしました。\n", encoding="utf-8")
+    d = parse_path(f)
+    assert "〔賛成者起立〕" in d.turns[0].text
+    assert "〔「異議なし」と呼ぶ者あり〕" in d.turns[1].text and "２１日間と決定" in d.turns[1].text
+    assert coverage_problems(d) == []

@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
+from rag.language import asks_procedure
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
                                        unmet)
 from rag.indexing.tokens import bigrams
@@ -174,7 +175,7 @@ class ExtractiveAnswerer:
                 + (W_UNIT if units and c.has_unit else 0.0)
                 + (W_UNIT if roles and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
-                - (0.03 if c.hit.turn.procedural else 0.0)
+                - (0.03 if c.hit.turn.procedural and not asks_procedure(question) else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
         return cands

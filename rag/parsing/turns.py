@@ -43,6 +43,8 @@ SEPARATOR = re.compile(
 )
 _STAGE_WORDS = r"(拍手|笑声|笑い|登壇|降壇|議場騒然|休憩|退席|退場|着席|起立|挙手|速記|発言する者|呼ぶ者|言う者|者あり|「[^」]*」)"
 STAGE_LINE = re.compile(rf"^([〔［\[][^〕］\]]*[〕］\]]|[（(][^）)]*{_STAGE_WORDS}[^）)]*[）)])$")
+# how the house voted, printed as a stage direction: evidence of the chair's turn it falls in, kept in it
+VOTE_DIRECTION = re.compile(r"起立|挙手|異議なし|異議あり|賛成|反対")
 STAGE_INLINE = re.compile(rf"〔[^〕\n]{{1,80}}〕|［[^］\n]{{0,40}}{_STAGE_WORDS}[^］\n]{{0,40}}］|[（(][^）)\n]{{0,40}}{_STAGE_WORDS}[^）)\n]{{0,40}}[）)]")
 PROCEDURAL_TEXT = re.compile(
     r"([0-9０-９一二三四五六七八九十]+番|議員。$|君。$|ただいまから|これより|開きます|休憩(いた|し)|再開(いた|し)|散会|閉会|"
@@ -135,6 +137,8 @@ class Segmenter:
         seg_text = self.text[s:e]
         pos = s
         for m in STAGE_INLINE.finditer(seg_text):
+            if VOTE_DIRECTION.search(m.group(0)):
+                continue  # how the house voted stays in the turn
             a, b = s + m.start(), s + m.end()
             self._piece(pos, a, turn)
             self._seg(SegmentKind.STAGE_DIRECTION, a, b, turn.meeting)
@@ -248,7 +252,10 @@ class Segmenter:
                 prev_blank = False
                 continue
             if STAGE_LINE.match(s):
-                self._seg(SegmentKind.STAGE_DIRECTION, ln.s_start, ln.s_end, meeting)
+                if cur is not None and VOTE_DIRECTION.search(s):  # 〔賛成者起立〕 within the chair's turn
+                    self._piece(ln.s_start, ln.s_end, cur)
+                else:
+                    self._seg(SegmentKind.STAGE_DIRECTION, ln.s_start, ln.s_end, meeting)
                 prev_blank = False
                 continue
             if PROCEDURE.match(s) and len(s) <= 40:
