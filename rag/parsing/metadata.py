@@ -19,17 +19,21 @@ _CJK = r"[\u3005\u4e00-\u9fff\u30a0-\u30ffヶケ]"
 # 横浜市会, 青森市議会, 北海道議会, 東京都議会, 〇〇町議会, 衆議院
 BODY = re.compile(rf"(?P<place>(?:{_CJK}{{1,4}}(?:都|道|府|県))?{_CJK}{{1,6}}?(?:市|区|町|村))(?P<kind>議会|会(?=[{WS}]*(?:会議録|定例会|臨時会|$)))"
                   rf"|(?P<prefecture>{_CJK}{{1,3}}(?:都|道|府|県))議会|(?P<house>衆議院|参議院)")
+# 市議会 alone, 本市議会, 全国市議会議長会, 各区議会, 近隣町村議会: not the name of one assembly
+_NOT_A_BODY = ("市議会", "区議会", "町議会", "村議会", "本市", "本区", "本町", "当", "全国", "全", "各", "他", "近隣", "県内",
+               "市内", "区内", "都内", "道内", "府内", "管内")
 _BODY_PREFIX = re.compile(r"^.*(?:年度|年|回|号|月|日|の|は|が|、|を|に|で|及び|並びに)")
 LABELLED = re.compile(rf"^[{WS}]*(?:[0-9０-９]+[{WS}.．、]*)?(?P<label>開催日|開催日時|会議日|期[{WS}]*日|日[{WS}]*時|開会日|"
                       rf"会議名|会議の名称|名[{WS}]*称|場[{WS}]*所|会[{WS}]*場|開催場所)[{WS}]*[:：]?[{WS}]*(?P<value>.*)$")
-SESSION = re.compile(r"(令和|平成|昭和)[\s\u3000]*[0-9０-９元一二三四五六七八九十]+[\s\u3000]*年(?:度)?[\s\u3000]*"
+SESSION = re.compile(r"(令和|平成|昭和)[\s\u3000]*[0-9０-９元一二三四五六七八九十]+[\s\u3000]*年(?:度)?[\s\u3000_]*"
                      r"(?:第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*回[\s\u3000]*)?"
                      r"(?:[0-9０-９一二三四五六七八九十]+[\s\u3000]*月[\s\u3000]*)?(?:定例会|臨時会|定例議会|臨時議会|緊急議会|議会)")
 COMMITTEE = re.compile(r"委員会|分科会|協議会|審議会|懇談会|会議(?!録)|部会")
-NUMBER = re.compile(r"[（(]?[\s\u3000]*第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*(?:号|日)[\s\u3000]*[）)]?")
+NUMBER = re.compile(r"[（(]?[\s\u3000]*第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*(?:号|日目|日)[\s\u3000]*[）)]?")
 CHROME = re.compile(r"閲覧|発言内容|検索|トップ|ホーム|ページ|印刷|ダウンロード|ログイン|メニュー|サイト")
 NOT_MEETING_DATE = re.compile(r"更新|掲載|作成|印刷|公開|現在|告示|招集|提出|受理|送付|通知|発行")
 OPENING = re.compile(r"開議|開会|開催")
+MARKED = re.compile(r"^[○◯〇◎◆◇●■]")
 
 
 @dataclass
@@ -57,7 +61,7 @@ def find_body(text: str) -> str | None:
             name = _BODY_PREFIX.sub("", m.group("prefecture")) + "議会"
         else:
             name = _BODY_PREFIX.sub("", m.group("place")) + m.group("kind")
-        if len(name) >= 3 and not name.startswith(("市議会", "区議会", "町議会", "村議会", "本市", "本区", "本町", "当")):
+        if len(name) >= 3 and not name.startswith(_NOT_A_BODY):
             return name
     return None
 
@@ -91,7 +95,7 @@ def find_meeting(lines: list[str]) -> str | None:
             continue
         for part in re.split(r"[|｜]", ln):
             part = _clean(part)
-            if COMMITTEE.search(part) and len(part) <= 60 and not CHROME.search(part):
+            if COMMITTEE.search(part) and len(part) <= 60 and not CHROME.search(part) and not part.endswith("。"):
                 return _tidy(_strip_body(part))
     return None
 
@@ -113,6 +117,7 @@ def _tidy(name: str) -> str:
     """令和 7年第1回定例会（第1日 2月14日） -> 令和7年第1回定例会（第1日）: spaces between numbers and a date
     repeated inside the brackets (the date is its own field) go."""
     name = _clean(name)
+    name = re.sub(r"^(?:[0-9０-９]{4}年|(?:令和|平成|昭和)[0-9０-９元]+年)[0-9０-９]{1,2}月[0-9０-９]{1,2}日[ ]*(?=\S)", "", name)
     name = re.sub(r"(?<=[0-9０-９])[ ]+(?=[年月日回号])|(?<=[年第])[ ]+(?=[0-9０-９])", "", name)
     name = re.sub(r"(?<=[和成])[ ]+(?=[0-9０-９元])", "", name)
     name = re.sub(r"[ ]*[0-9０-９]{1,2}月[0-9０-９]{1,2}日[ ]*(?=[）)])", "", name)
@@ -158,13 +163,14 @@ def find_place(lines: list[str]) -> str | None:
     return None
 
 
-def stated(front: str, opening: str = "") -> Stated:
-    """What the title block `front` (and the first turns' text `opening`) say about the meeting."""
+def stated(front: str, opening: str = "", closing: str = "") -> Stated:
+    """What the title block `front` says about the meeting; the first turns' text `opening` (a chair opens the
+    sitting of 〇〇市議会) and the closing signatures `closing` (〇〇市議会議長 …) may name the body."""
     lines = [ln.strip(WS) for ln in front.split("\n")]
-    lines = [ln for ln in lines if ln]
+    lines = [ln for ln in lines if ln and not MARKED.match(ln)]  # a speaker's label is not the title block
     head = "\n".join(lines[:60])
     return Stated(
-        body=find_body(head) or (find_body(opening[:400]) if opening else None),
+        body=find_body(head) or find_body(opening[:400]) or find_body(closing[-800:]),
         meeting=find_meeting(lines),
         date=find_date(lines) or (find_date([ln for ln in opening[:300].split("\n") if ln]) if opening else None),
         place=find_place(lines[:60]),

@@ -43,6 +43,8 @@ SEPARATOR = re.compile(
 )
 _STAGE_WORDS = r"(拍手|笑声|笑い|登壇|降壇|議場騒然|休憩|退席|退場|着席|起立|挙手|速記|発言する者|呼ぶ者|言う者|者あり|「[^」]*」)"
 STAGE_LINE = re.compile(rf"^([〔［\[][^〕］\]]*[〕］\]]|[（(][^）)]*{_STAGE_WORDS}[^）)]*[）)])$")
+# numbered items of a title block that are not agenda items
+ROSTER = re.compile(r"出席|欠席|職員|説明|期日|日時|場所|署名|議員|委員|会期|招集")
 # how the house voted, printed as a stage direction: evidence of the chair's turn it falls in, kept in it
 VOTE_DIRECTION = re.compile(r"起立|挙手|異議なし|異議あり|賛成|反対")
 STAGE_INLINE = re.compile(rf"〔[^〕\n]{{1,80}}〕|［[^］\n]{{0,40}}{_STAGE_WORDS}[^］\n]{{0,40}}］|[（(][^）)\n]{{0,40}}{_STAGE_WORDS}[^）)\n]{{0,40}}[）)]")
@@ -263,6 +265,10 @@ class Segmenter:
                 self._seg(SegmentKind.PROCEDURE, ln.s_start, ln.s_end, meeting)
                 prev_blank = False
                 continue
+            if state == "front" and AGENDA.match(s) and ROSTER.search(s):  # ７　出席事務局職員: the title block
+                self._seg(SegmentKind.FRONT_MATTER, ln.s_start, ln.s_end, meeting)
+                prev_blank = False
+                continue
             if (
                 AGENDA.match(s)
                 and (len(s) <= 90 or (len(s) <= 140 and s[0] in "アイウエオカキクケコ"))
@@ -331,7 +337,7 @@ class Segmenter:
         meta = self.meta
         front = self._front_text()
         opening = "\n".join(t.text[:200] for t in self.turns[:4])  # a chair opens: 「ただいまから…市議会定例会を」
-        found = M.stated(front, opening)
+        found = M.stated(front, opening, self.text[-800:])
         name = meta.get("meeting") or meta.get("name") or found.meeting
         out = []
         session_dates: list[str | None] = [None] * n

@@ -23,7 +23,7 @@ from rag.readers.encoding import decode
 from rag.readers.text import parse_text
 from rag.records import ParsedDocument, RawDocument, sha256_bytes
 
-TEXT_KEYS = ("text", "speech", "body", "content", "utterance", "message", "statement", "発言", "発言内容", "本文")
+TEXT_KEYS = ("text", "speech", "body", "content", "utterance", "raw", "message", "statement", "発言", "発言内容", "本文")
 SPEAKER_KEYS = ("speakerLabel", "speaker_label", "speaker", "speakerName", "speaker_name", "name", "title",
                 "発言者", "発言者名")
 MEETING_KEYS = ("meetingName", "meeting_name", "nameOfMeeting", "meeting", "title", "会議名", "name")
@@ -32,41 +32,73 @@ URL_KEYS = ("sourceUrl", "source_url", "url", "meetingURL", "meeting_url", "link
 BODY_KEYS = ("council", "assembly", "body", "nameOfHouse", "organization", "議会名", "自治体")
 MARK = re.compile(r"^[ \u3000]*[○◯〇◎●◆◇■□△▲]")
 _TAG = re.compile(r"<[^>]{1,200}>")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_ISO = re.compile(r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})")
+
+
+# a JavaScript data file that wraps the JSON: `window.DB.register({...});`, `export default [...]`, `var x = {...};`
+_JS_WRAPPER = re.compile(r"^\s*(?:/\*.*?\*/\s*|//[^\n]*\n\s*)*(?:export\s+default\s+|(?:var|let|const)\s+[\w$]+\s*=\s*|"
+                         r"[\w$.]+\s*=\s*|[\w$.]+\s*\(\s*)(?P<json>[\[{].*[\]}])\s*\)?\s*;?\s*$", re.S)
 
 
 class JsonReader:
     name = "json"
-    suffixes = (".json",)
+    suffixes = (".json", ".js")
     label = "JSON（国会会議録検索システム API、発言ごとのレコードを持つ会議録アーカイブ）"
 
     def accepts(self, name: str, head: bytes) -> bool:
-        return PurePath(name).suffix.lower() == ".json" and not name.endswith(".meta.json")
+        return PurePath(name).suffix.lower() in self.suffixes and not name.endswith(".meta.json")
 
     def check(self, name: str, head: bytes) -> str | None:
-        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-            return "JSON ではありません"
-        return None
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if name.lower().endswith(".js"):
+            return None if b"{" in head or b"[" in head else "JavaScript のデータファイルではありません"
+        return None if start.startswith((b"{", b"[")) else "JSON ではありません"
 
     def read(self, raw: RawDocument) -> ParsedDocument:
         text, _ = decode(raw.data, raw.name)
+        if raw.name.lower().endswith(".js"):
+            m = _JS_WRAPPER.match(text)
+            if not m:
+                raise SourceError(f"{raw.name}: a JavaScript file, but not one that wraps JSON data")
+            text = m.group("json")
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise SourceError(f"{raw.name}: broken JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+        obj = _diet_pages(obj)
         if is_diet_api(obj):
             return parse_diet(obj, raw.name, raw.origin, sha256_bytes(raw.data), raw.metadata)
         return parse_records(obj, raw)
 
 
+def _diet_pages(obj: Any) -> Any:
+    """Saved Diet API responses in other wrappings, as one response: a list of pages, or the old API's
+    data.records.record[].recordData.speechRecord."""
+    if isinstance(obj, list) and obj and all(is_diet_api(x) for x in obj if isinstance(x, dict)):
+        merged: dict[str, list] = {}
+        for page in obj:
+            for key in ("meetingRecord", "speechRecord"):
+                merged.setdefault(key, []).extend(page.get(key) or [])
+        return {k: v for k, v in merged.items() if v}
+    records = obj.get("data", {}).get("records", {}).get("record") if isinstance(obj, dict) and isinstance(
+        obj.get("data"), dict) and isinstance(obj["data"].get("records"), dict) else None
+    if isinstance(records, dict):
+        records = [records]
+    if isinstance(records, list):
+        speeches = [r.get("recordData", {}).get("speechRecord") for r in records if isinstance(r, dict)]
+        speeches = [x for x in speeches if isinstance(x, dict) and "speech" in x]
+        if speeches:
+            return {"speechRecord": speeches}
+    return obj
+
+
 def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
-    found = _record_list(obj)
-    if found is None:
+    text_key = _text_key(obj)
+    records = _all_records(obj, text_key)
+    if not records:
         keys = ", ".join(list(obj)[:8]) if isinstance(obj, dict) else type(obj).__name__
-        raise SourceError(f"{raw.name}: JSON without minutes: no list of records with a text field "
-                          f"(looked for {', '.join(TEXT_KEYS[:5])}…; top level: {keys})")
-    owner, records = found
-    text_key = _pick(records, TEXT_KEYS, long=True)
+        raise SourceError(f"{raw.name}: JSON without minutes: no records with a text field "
+                          f"(looked for {', '.join(TEXT_KEYS[:6])}…; top level: {keys})")
     speaker_key = _pick(records, SPEAKER_KEYS, long=False, exclude=text_key)
     parts = []
     for r in records:
@@ -74,12 +106,14 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
         if not body.strip():
             continue
         speaker = _plain(r.get(speaker_key)).strip() if speaker_key else ""
-        if speaker and not MARK.match(body) and len(speaker) <= 40 and not speaker.startswith(("（", "(")):
+        first_line = body.lstrip().split("\n", 1)[0]
+        printed = MARK.match(body) and _squash(speaker)[:4] in _squash(first_line)  # ○議長（佐藤篤）　…
+        if speaker and not printed and len(speaker) <= 40 and not speaker.startswith(("（", "(")):
             body = f"○{speaker}\n{body}"
         parts.append(body.strip("\n"))
     if not parts:
         raise SourceError(f"{raw.name}: JSON records hold no text (field {text_key!r} is empty in every record)")
-    owner = owner if isinstance(owner, dict) else {}
+    owner = _owner(obj, records[0])
     top = obj if isinstance(obj, dict) else {}
     meta = _meeting_fields(owner, top)
     # the record's own title lines head the text, where the metadata extraction reads titles of any layout
@@ -88,25 +122,77 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
     return parse_text("\n".join(titles + [""] if titles else []) + "\n\n".join(parts), doc, "json")
 
 
-def _record_list(obj: Any, depth: int = 0) -> tuple[Any, list[dict]] | None:
-    """(the object holding it, the longest list of dicts that carry a text field), searched 3 levels deep."""
-    best: tuple[Any, list[dict]] | None = None
+def _squash(s: str) -> str:
+    return re.sub(r"[\s\u3000]", "", s)
 
-    def consider(owner: Any, value: Any) -> None:
-        nonlocal best
-        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value[:50]):
-            if _pick(value, TEXT_KEYS, long=True) and (best is None or len(value) > len(best[1])):
-                best = (owner, value)
 
-    consider(None, obj)
-    if depth < 3 and isinstance(obj, dict):
+def _dicts(obj: Any):
+    """Every object in the JSON, in document order."""
+    if isinstance(obj, dict):
+        yield obj
         for v in obj.values():
-            consider(obj, v)
-            if isinstance(v, (dict, list)) and not (isinstance(v, list) and v and isinstance(v[0], dict)):
-                deeper = _record_list(v, depth + 1)
-                if deeper and (best is None or len(deeper[1]) > len(best[1])):
-                    best = deeper
-    return best
+            yield from _dicts(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _dicts(v)
+
+
+def _text_key(obj: Any) -> str | None:
+    """The field utterances keep their text in: a name like text/speech/body on the most objects, else the
+    string field with the most characters per object (40 or more: ids and labels are shorter)."""
+    counts: dict[str, int] = {}
+    sizes: dict[str, list[int]] = {}
+    for d in _dicts(obj):
+        for k, v in d.items():
+            if isinstance(v, str) and v.strip():
+                sizes.setdefault(k, []).append(len(v))
+                if k in TEXT_KEYS and len(v) >= 20:
+                    counts[k] = counts.get(k, 0) + 1
+    if counts:
+        return max(counts, key=lambda k: (counts[k], -TEXT_KEYS.index(k)))
+    mean = {k: sum(v) / len(v) for k, v in sizes.items() if len(v) >= 2}
+    best = max(mean, key=mean.get, default=None)
+    return best if best is not None and mean[best] >= 40 else None
+
+
+def _owner(obj: Any, record: dict) -> dict:
+    """The innermost object that holds the record (directly or in a list): where meeting-level fields are."""
+    found: dict = {}
+
+    def walk(o: Any, parent: dict | None) -> bool:
+        nonlocal found
+        if o is record:
+            found = parent or {}
+            return True
+        if isinstance(o, dict):
+            return any(walk(v, o) for v in o.values())
+        if isinstance(o, list):
+            return any(walk(v, parent) for v in o)
+        return False
+
+    walk(obj, None)
+    return found
+
+
+def _all_records(obj: Any, text_key: str | None) -> list[dict]:
+    """Every object, anywhere, in document order, whose `text_key` holds text."""
+    out: list[dict] = []
+
+    def walk(o: Any) -> None:
+        if isinstance(o, dict):
+            v = o.get(text_key)
+            if isinstance(v, str) and len(v.strip()) >= 2:
+                out.append(o)
+                return
+            for x in o.values():
+                walk(x)
+        elif isinstance(o, list):
+            for x in o:
+                walk(x)
+
+    if text_key:
+        walk(obj)
+    return out
 
 
 def _pick(records: list[dict], names: tuple[str, ...], long: bool, exclude: str | None = None) -> str | None:
@@ -165,8 +251,9 @@ def _meeting_fields(owner: dict, top: dict) -> dict[str, Any]:
 
     meta: dict[str, Any] = {}
     date = first(DATE_KEYS)
-    if date and _ISO.match(date):
-        meta["date"] = _ISO.match(date).group(0)
+    m = _ISO.match(date or "")
+    if m:
+        meta["date"] = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
     url = first(URL_KEYS)
     if url and re.match(r"https?://", url):
         meta["url"] = url
