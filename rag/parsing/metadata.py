@@ -27,7 +27,9 @@ LABELLED = re.compile(rf"^[{WS}]*(?:[0-9０-９]+[{WS}.．、]*)?(?P<label>開�
                       rf"会議名|会議の名称|名[{WS}]*称|場[{WS}]*所|会[{WS}]*場|開催場所)[{WS}]*[:：]?[{WS}]*(?P<value>.*)$")
 SESSION = re.compile(r"(令和|平成|昭和)[\s\u3000]*[0-9０-９元一二三四五六七八九十]+[\s\u3000]*年(?:度)?[\s\u3000_]*"
                      r"(?:第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*回[\s\u3000]*)?"
-                     r"(?:[0-9０-９一二三四五六七八九十]+[\s\u3000]*月[\s\u3000]*)?(?:定例会|臨時会|定例議会|臨時議会|緊急議会|議会)")
+                     r"(?:[0-9０-９一二三四五六七八九十]+[\s\u3000]*月[\s\u3000]*)?"
+                     r"(?P<body>[^\s\u30000-9０-９第回年]{1,8}?(?:都|道|府|県|市|区|町|村)(?:議会|会)?)?"  # 令和6年第1回山田市議会定例会
+                     r"(?:定例会|臨時会|定例議会|臨時議会|緊急議会|議会)")
 COMMITTEE = re.compile(r"委員会|分科会|協議会|審議会|懇談会|会議(?!録)|部会")
 NUMBER = re.compile(r"[（(]?[\s\u3000]*第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*(?:号|日目|日)[\s\u3000]*[）)]?")
 CHROME = re.compile(r"閲覧|発言内容|検索|トップ|ホーム|ページ|印刷|ダウンロード|ログイン|メニュー|サイト")
@@ -88,7 +90,8 @@ def find_meeting(lines: list[str]) -> str | None:
         if s:
             flat = part.replace("\n", " ")
             number = NUMBER.search(flat[s.end():s.end() + 80]) or NUMBER.search(flat)
-            name = _clean(s.group(0)) + (_paren(number.group(0)) if number else "")
+            session = s.group(0).replace(s.group("body"), "") if s.group("body") else s.group(0)
+            name = _clean(session) + (_paren(number.group(0)) if number else "")
             return _tidy(name)
     for ln in lines[:40]:
         if CHROME.search(ln) and "|" not in ln:
@@ -117,6 +120,10 @@ def _tidy(name: str) -> str:
     """令和 7年第1回定例会（第1日 2月14日） -> 令和7年第1回定例会（第1日）: spaces between numbers and a date
     repeated inside the brackets (the date is its own field) go."""
     name = _clean(name)
+    # a Diet title: 第212回国会 参議院 本会議 第9号 令和5年12月6日 -> 本会議 第9号 (the house is the body)
+    name = re.sub(r"^第[0-9０-９一二三四五六七八九十百]+回国会[ ]*|^(?:衆議院|参議院)[ ]+", "", name)
+    name = re.sub(r"^(?:衆議院|参議院)[ ]+", "", name)
+    name = re.sub(r"[ ]+(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|(?:令和|平成|昭和)\S+年\S+月\S+日)$", "", name)
     name = re.sub(r"^(?:[0-9０-９]{4}年|(?:令和|平成|昭和)[0-9０-９元]+年)[0-9０-９]{1,2}月[0-9０-９]{1,2}日[ ]*(?=\S)", "", name)
     name = re.sub(r"(?<=[0-9０-９])[ ]+(?=[年月日回号])|(?<=[年第])[ ]+(?=[0-9０-９])", "", name)
     name = re.sub(r"(?<=[和成])[ ]+(?=[0-9０-９元])", "", name)
@@ -140,11 +147,13 @@ def find_date(lines: list[str]) -> str | None:
                 d = date_in(cand)
                 if d:
                     return d
-    for ln in lines[:60]:
+    for i, ln in enumerate(lines[:60]):
         if OPENING.search(ln) and not NOT_MEETING_DATE.search(ln):
-            d = date_in(ln)
-            if d:
-                return d
+            # 令和五年十一月一日（水曜日）/ 午後零時十一分開議: the date may head the line that opens the sitting
+            for cand in (ln, *reversed(lines[max(0, i - 2):i])):
+                d = date_in(cand) if not NOT_MEETING_DATE.search(cand) else None
+                if d:
+                    return d
     for ln in lines[:25]:
         if ln and not NOT_MEETING_DATE.search(ln):
             d = date_in(ln)
@@ -154,11 +163,11 @@ def find_date(lines: list[str]) -> str | None:
 
 
 def find_place(lines: list[str]) -> str | None:
-    for ln in lines:
+    for i, ln in enumerate(lines):
         m = LABELLED.match(ln)
         if m and re.sub(rf"[{WS}]", "", m.group("label")) in ("場所", "会場", "開催場所"):
-            value = _clean(m.group("value"))
-            if value and len(value) <= 40:
+            value = _clean(m.group("value")) or (lines[i + 1] if i + 1 < len(lines) else "")
+            if value and len(value) <= 40 and not LABELLED.match(value):
                 return value
     return None
 

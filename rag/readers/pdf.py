@@ -70,6 +70,7 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
         rep.update({_DIGITS.sub("#", ln["text"].strip()) for ln in _edge_lines(lines, h)})
     needed = max(2, -(-len(pages) // 3))
     removed = 0
+    titles_kept: set[str] = set()  # a running header's first printing stays: it is the title of the minutes
     page_texts: list[list[tuple[str, float, float]]] = []
     for h, w, lines in pages:
         edge = {id(ln) for ln in _edge_lines(lines, h)}
@@ -79,6 +80,11 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
             furniture = id(ln) in edge and (
                 _PAGE_NO.match(t) or _PRINT_URL.search(t)
                 or (len(pages) > 1 and rep[_DIGITS.sub("#", t)] >= needed and not _is_speech(t)))
+            key = _DIGITS.sub("#", t)
+            if furniture and not _PAGE_NO.match(t) and not _PRINT_URL.search(t) and key not in titles_kept \
+                    and ln["top"] < h * _MARGIN:
+                titles_kept.add(key)
+                furniture = False
             if furniture:
                 removed += 1
                 continue
