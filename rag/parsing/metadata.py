@@ -128,6 +128,7 @@ def _tidy(name: str) -> str:
     name = re.sub(r"(?<=[0-9０-９])[ ]+(?=[年月日回号])|(?<=[年第])[ ]+(?=[0-9０-９])", "", name)
     name = re.sub(r"(?<=[和成])[ ]+(?=[0-9０-９元])", "", name)
     name = re.sub(r"[ ]*[0-9０-９]{1,2}月[0-9０-９]{1,2}日[ ]*(?=[）)])", "", name)
+    name = re.sub(r"[（(][ ]*[）)]", "", name)  # brackets that held only the date
     return name.strip(WS)
 
 

@@ -1,0 +1,76 @@
+"""Meeting metadata read from the documents themselves (no sidecars), against the gold of every document of
+the development corpus (eval/dev/metadata.jsonl): per field and per split, with regression floors.
+
+The frozen `test` split (eval/dev/split.py) is measured here and never tuned on; its floors are the figures
+measured when it was first run, so that a change that breaks unseen layouts fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from rag.sources.folder import parse_file
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLD = ROOT / "eval" / "dev" / "metadata.jsonl"
+CORPUS = ROOT / "corpus" / "dev"
+FIELDS = ("body", "meeting", "date", "place")
+# measured 2026-11-30 (dev: 21 documents, test: 15); the issue's target is 0.95 for every field
+FLOORS = {"dev": {"body": 0.90, "meeting": 0.95, "date": 0.95, "place": 0.95},
+          "test": {"body": 0.86, "meeting": 0.66, "date": 0.93, "place": 0.93}}
+
+
+def _norm(s: str | None) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or ""))
+
+
+def same(field: str, gold: str | None, got: str | None) -> bool:
+    """Equal after NFKC and without spaces; a meeting name may add or lack a few characters of chrome
+    (令和８年 before 警察委員会) but not be another meeting. A field the document does not state must stay empty."""
+    if gold is None or got is None:
+        return gold is None and got is None
+    a, b = _norm(gold), _norm(got)
+    if field == "meeting":
+        return a == b or ((a in b or b in a) and abs(len(a) - len(b)) <= 6)
+    return a == b
+
+
+def accuracy() -> dict[str, dict[str, tuple[int, int]]]:
+    out: dict[str, dict[str, list[int]]] = {}
+    for line in GOLD.read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        m = parse_file(next(CORPUS.rglob(g["doc"]))).meetings[0]
+        got = {"body": m.body, "meeting": m.name, "date": m.date, "place": m.place}
+        split = out.setdefault(g["split"], {f: [0, 0] for f in FIELDS})
+        for f in FIELDS:
+            split[f][0] += same(f, g[f], got[f])
+            split[f][1] += 1
+    return {s: {f: (ok, n) for f, (ok, n) in v.items()} for s, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return accuracy()
+
+
+def test_the_gold_covers_the_corpus():
+    gold = {json.loads(x)["doc"] for x in GOLD.read_text(encoding="utf-8").splitlines()}
+    docs = {p.name for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.md"}
+    assert gold == docs
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_metadata_accuracy_holds(measured, split):
+    acc = {f: ok / n for f, (ok, n) in measured[split].items()}
+    print(split, {f: f"{ok}/{n}" for f, (ok, n) in measured[split].items()})
+    assert all(acc[f] >= FLOORS[split][f] for f in FIELDS), (acc, FLOORS[split])
+
+
+def test_unstated_fields_stay_empty():
+    """A document that states no body (a committee page of a scraper archive) is not given one by guessing."""
+    assert same("body", None, None) and not same("body", None, "品川区議会") and not same("body", "横浜市会", None)
