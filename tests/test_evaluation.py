@@ -313,3 +313,22 @@ def test_regression_guard_full_set(tmp_path, evaluation_index, default_embedder,
     measured = {key: o.get(key) for key in [*FLOORS, *CEILINGS]}
     assert not low and not high, f"below the floors: {low}, above the ceilings: {high}; measured {measured}"
     assert o["questions"] == len(qs) and o["answerable"] + o["unanswerable"] == len(qs)
+
+
+def test_quote_coverage_and_metadata_checks():
+    from rag.evaluation import metrics as M
+
+    text = "移行期限は令和7年度末です。費用は約3億円を見込んでおります。"
+    q = {"quote": "費用は約3億円を見込んで"}
+    g = text.find(q["quote"])
+    whole = {"text": text, "quote_start": g - 2, "quote_end": g + len(q["quote"]) + 3}
+    half = {"text": text, "quote_start": g, "quote_end": g + len(q["quote"]) // 2}
+    other = {"text": "別の発言です。", "quote_start": 0, "quote_end": 3}
+    assert M.quote_coverage([whole], q) == 1.0
+    assert M.quote_coverage([other, half], q) == pytest.approx(0.5, abs=0.05)
+    assert M.quote_coverage([other], q) == 0.0
+    gold = {"a.txt": {"body": "横浜市会", "date": "2024-11-29"}, "b.txt": {"body": None, "date": "2024-01-01"}}
+    checks = M.metadata_checks([{"doc": "a.txt", "body": "横浜市会", "date": None},
+                                {"doc": "b.txt", "body": "どこか", "date": "2024-01-01"},
+                                {"doc": "c.txt", "body": "x", "date": "y"}], gold)
+    assert checks == {"body": [True], "date": [False, True]}  # b states no body; c has no gold

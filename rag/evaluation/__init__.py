@@ -142,7 +142,10 @@ def run_eval(set_path: Path, questions, settings: Settings, cfg: dict[str, Any],
         stamp["note"] = "embedding cache on: latencies are not the pipeline's"
     log(f"evaluating {len(questions)} questions ({label}, retrieval {settings.retrieval}, "
         f"abstain_below {threshold}) ...")
-    results = evaluate(pipe, questions, k, threshold, settings.retrieval, answers=True, log=log)
+    from rag.evaluation.runner import load_metadata_gold
+
+    results = evaluate(pipe, questions, k, threshold, settings.retrieval, answers=True, log=log,
+                       metadata=load_metadata_gold(set_path))
     report = build_report(results, k, settings.retrieval, stamp, threshold)
     R.write_run(out, results, report)
     return report

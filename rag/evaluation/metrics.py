@@ -174,6 +174,34 @@ def citation_metrics(citations: Sequence[dict[str, Any]], q: dict[str, Any]) -> 
             "speaker_ok": speaker_ok, "meeting_ok": meeting_ok, "n_citations": len(citations)}
 
 
+def quote_coverage(citations: Sequence[dict[str, Any]], q: dict[str, Any]) -> float:
+    """The share of the gold quote's characters that the cited words cover (0 when no citation quotes its turn).
+    Both are exact substrings of the turn text, so this is the overlap of two spans of it."""
+    gold = q.get("quote") or ""
+    best = 0.0
+    for c in citations:
+        text = c.get("text") or ""
+        g = text.find(gold) if gold else -1
+        if g < 0:
+            continue
+        overlap = max(0, min(g + len(gold), int(c.get("quote_end", 0))) - max(g, int(c.get("quote_start", 0))))
+        best = max(best, overlap / len(gold))
+    return best
+
+
+def metadata_checks(citations: Sequence[dict[str, Any]], gold: dict[str, dict[str, Any]]) -> dict[str, list[bool]]:
+    """For each citation whose document's gold metadata states a body or a date: is the citation's right?"""
+    out: dict[str, list[bool]] = {"body": [], "date": []}
+    for c in citations:
+        g = gold.get(c.get("doc") or "")
+        if not g:
+            continue
+        for field in ("body", "date"):
+            if g.get(field):
+                out[field].append(nfkc(c.get(field)) == nfkc(g[field]))
+    return out
+
+
 # ------------------------------------------------------------------ abstention
 
 

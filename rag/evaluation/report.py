@@ -9,6 +9,10 @@ from typing import Any, Sequence
 HEADLINE = [
     ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("hit@10", "hit@10"), ("mrr", "MRR"),
     ("citation_precision", "citation precision"), ("citation_recall", "citation recall"),
+    ("cites_answer", "answer cites the gold turn"), ("quote_covers", "quoted words cover the gold quote"),
+    ("body_ok", "citation body right (where stated)"), ("date_ok", "citation date right (where stated)"),
+    ("figure_in_answer", "figure asked for in the answer"), ("abstention_recall", "unanswerable refused"),
+    ("wrong_abstention_rate", "answerable wrongly refused"),
     ("speaker_ok", "speaker correct"), ("meeting_ok", "meeting correct"),
     ("key_fact_rate", "key-fact rate"), ("key_facts_all", "all key facts"),
     ("correct_answers", "correct answers"), ("correct_abstentions", "correct abstentions"),
@@ -87,6 +91,11 @@ def render_markdown(report: dict[str, Any], results: Sequence[dict[str, Any]]) -
     rows = [(m, s.get("hit@1"), s.get("hit@3"), s.get("hit@5"), s.get("hit@10"), s.get("mrr"))
             for m, s in o["retrieval"].items()]
     lines += _table(["mode", "hit@1", "hit@3", "hit@5", "hit@10", "MRR"], rows)
+    if report.get("by_split"):
+        lines += ["", "## By split (`test` is frozen: measured, never tuned on)", ""]
+        keys = [(key, label) for key, label in HEADLINE if any(key in s for s in report["by_split"].values())]
+        lines += _table(["metric"] + list(report["by_split"]),
+                        [[label] + [s.get(key) for s in report["by_split"].values()] for key, label in keys])
     lines += ["", "![hit@k](hit_at_k.png)", "", "## By question type", ""]
     cols = [c for c in TYPE_COLS if any(c[0] in s for s in report["by_type"].values())]
     rows = [[t] + [s.get(key) for key, _ in cols] for t, s in report["by_type"].items()]

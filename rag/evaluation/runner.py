@@ -21,7 +21,8 @@ from rag.errors import IndexMismatch, RagError
 from rag.evaluation import metrics as M
 
 
-TYPES = ("number", "fact", "who-said", "stance", "two-turn", "paraphrase", "english", "unanswerable")
+TYPES = ("number", "fact", "who-said", "stance", "two-turn", "paraphrase", "procedure", "english", "unanswerable")
+QUOTE_COVERS = 0.8  # the cited words cover the gold quote when they hold at least this share of its characters
 CONFIG_KEYS = ("retrieval", "abstain_below", "context", "tokenizer", "backend", "pipeline", "corpus", "top_k", "cache")
 
 Log = Callable[[str], None]
@@ -186,8 +187,17 @@ def ensure_index(settings: Settings, embedder, corpus: Path, context: str, token
 # ------------------------------------------------------------------ one question set, one pipeline
 
 
+def load_metadata_gold(set_path: Path) -> dict[str, dict[str, Any]]:
+    """Gold metadata of the set's documents (metadata.jsonl beside the set), by document name; {} when none."""
+    path = Path(set_path).with_name("metadata.jsonl")
+    if not path.is_file():
+        return {}
+    return {g["doc"]: g for g in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if g.get("doc")}
+
+
 def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_below: float | None = None,
-             mode: str | None = None, answers: bool = True, log: Log = _stderr) -> list[dict[str, Any]]:
+             mode: str | None = None, answers: bool = True, log: Log = _stderr,
+             metadata: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per-question results for a pipeline.
 
     Retrieval: each question is searched once per retrieval mode (hybrid/dense/keyword, one query
@@ -206,7 +216,7 @@ def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_bel
     for n, q in enumerate(questions, 1):
         answerable = q.get("quote") is not None
         r: dict[str, Any] = {"id": q["id"], "type": q.get("type"), "question": q["question"],
-                             "answerable": answerable}
+                             "answerable": answerable, "split": q.get("split")}
         qvec = pipe.embedder.embed_query(q["question"])
         ranks: dict[str, int | None] = {}
         top: list[dict[str, Any]] = []
@@ -243,6 +253,10 @@ def evaluate(pipe, questions: Sequence[dict[str, Any]], k: int = 10, abstain_bel
             r["key_facts"] = M.key_fact_rate(q.get("key_facts") or [], given["answer"]) if answerable else None
             r["key_facts_if_answered"] = kf_full
             r["citations"] = M.citation_metrics(given["citations"], q) if answerable else None
+            if answerable:
+                r["quote_coverage"] = round(M.quote_coverage(given["citations"], q), 4)
+            if metadata:
+                r["metadata"] = M.metadata_checks(given["citations"], metadata)
             r["outcome"] = M.outcome(answerable, abstained, supported)
         results.append(r)
         if n % 10 == 0 or n == len(questions):
@@ -255,7 +269,7 @@ def evaluate_baseline(baseline, questions: Sequence[dict[str, Any]], k: int = 10
     for q in questions:
         answerable = q.get("quote") is not None
         r: dict[str, Any] = {"id": q["id"], "type": q.get("type"), "question": q["question"],
-                             "answerable": answerable}
+                             "answerable": answerable, "split": q.get("split")}
         if answerable:
             t0 = time.perf_counter()
             chunks = baseline.retrieve(q["question"], k)
@@ -294,6 +308,15 @@ def summarise(results: Sequence[dict[str, Any]], k: int = 10, mode: str | None =
     out["citation_recall"] = M.mean(c["recall"] or 0.0 for c in cits) if cits else None
     out["cites_answer"] = M.mean(1.0 if c["cites_answer"] else 0.0 for c in cits) if cits else None
     out["quote_hit"] = M.mean(1.0 if c["quote_hit"] else 0.0 for c in cits) if cits else None
+    covs = [r.get("quote_coverage") for r in answerable if r.get("quote_coverage") is not None]
+    out["quote_covers"] = M.mean(1.0 if v >= QUOTE_COVERS else 0.0 for v in covs) if covs else None
+    checks = [r["metadata"] for r in results if r.get("metadata")]
+    for field in ("body", "date"):
+        marks = [ok for c in checks for ok in c[field]]
+        out[f"{field}_ok"] = M.mean(1.0 if ok else 0.0 for ok in marks) if marks else None
+    numbers = [r for r in answerable if r["type"] == "number"]
+    out["figure_in_answer"] = M.mean(1.0 if (r["key_facts"] or 0) >= 1.0 else 0.0 for r in numbers) \
+        if numbers else None
     out["speaker_ok"] = M.mean(None if c["speaker_ok"] is None else float(c["speaker_ok"]) for c in cits)
     out["meeting_ok"] = M.mean(None if c["meeting_ok"] is None else float(c["meeting_ok"]) for c in cits)
     counts = {o: sum(r["outcome"] == o for r in results)
@@ -314,7 +337,9 @@ def summarise(results: Sequence[dict[str, Any]], k: int = 10, mode: str | None =
 
 def build_report(results: Sequence[dict[str, Any]], k: int, mode: str | None, stamp: dict[str, Any],
                  abstain_below: float | None = None) -> dict[str, Any]:
-    report = {"stamp": stamp, "k": k, "overall": summarise(results, k, mode), "by_type": {}}
+    report = {"stamp": stamp, "k": k, "overall": summarise(results, k, mode), "by_type": {}, "by_split": {}}
+    for split in sorted({r.get("split") for r in results if r.get("split")}):
+        report["by_split"][split] = summarise([r for r in results if r.get("split") == split], k, mode)
     types = [t for t in TYPES if any(r["type"] == t for r in results)]
     types += sorted({r["type"] for r in results} - set(types))
     for t in types:
