@@ -1,6 +1,6 @@
 """A plain llama-index baseline to measure the project's retrieval against.
 
-Whole documents (the raw text files, as they are) are split with llama-index's `SentenceSplitter`
+Whole documents (the same parsed text the product indexes, read from every format) are split with llama-index's `SentenceSplitter`
 (its default chunk size and overlap), embedded with the SAME embedding model as the project (through
 a small `BaseEmbedding` adapter over `rag.embedding.embedder.Embedder`) into an in-memory
 `VectorStoreIndex`, and the top-k chunks are retrieved. No speaker turns, no keyword search, no
@@ -56,12 +56,19 @@ class LlamaIndexBaseline:
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
-        corpus = Path(corpus)
-        files = sorted(corpus.glob("*.txt")) if corpus.is_dir() else [corpus]  # raw text files, as they are
+        from rag.errors import SourceError
+        from rag.readers import read
+        from rag.sources import FolderSource, Skipped
+
         docs = []
-        for f in files:
-            text = f.read_text(encoding="utf-8", errors="replace")
-            docs.append(Document(text=text, metadata={"doc": f.name},
+        for raw in FolderSource([Path(corpus)]).documents():  # the same parsed text the product indexes
+            if isinstance(raw, Skipped):
+                continue
+            try:
+                text = read(raw).text
+            except SourceError:
+                continue
+            docs.append(Document(text=text, metadata={"doc": raw.name},
                                  excluded_embed_metadata_keys=["doc"], excluded_llm_metadata_keys=["doc"]))
         self.documents = [d.metadata["doc"] for d in docs]
         self.splitter = SentenceSplitter()
