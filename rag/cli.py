@@ -109,6 +109,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model", help="build (first time only) and check the embedding model")
     _settings_args(p)
 
+    p = sub.add_parser("fetch", help="bring minutes in from where they are published: the Diet's minutes API "
+                                     "(国会会議録検索システム), kept in a corpus folder and optionally indexed")
+    p.add_argument("source", choices=["kokkai"], help="kokkai: the Diet's minutes API (meeting-level, full text)")
+    p.add_argument("--since", required=True,
+                   help="meetings on or after YYYY-MM-DD, or 'last': since the last successful fetch of the same "
+                        "query (kept in --out), minus --lookback-days")
+    p.add_argument("--until", help="meetings on or before YYYY-MM-DD (default: today)")
+    p.add_argument("--house", choices=["衆議院", "参議院", "両院", "両院協議会"], help="house (nameOfHouse)")
+    p.add_argument("--meeting", help="meeting name, e.g. 本会議 (space-separated names: any of them)")
+    p.add_argument("--speaker", help="speaker name")
+    p.add_argument("--any", help="words in the speeches (space-separated: all of them)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="corpus folder for the raw responses, fetch-log.jsonl and the state (default corpus/fetched/kokkai)")
+    p.add_argument("--base-url", default=None,
+                   help="API address (default https://kokkai.ndl.go.jp): a mirror, a proxy or a test server")
+    p.add_argument("--delay", type=float, default=None,
+                   help="seconds between requests (default 3, as the API asks; at least 1 unless the server is on 127.0.0.1)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a response (default 30)")
+    p.add_argument("--retries", type=int, default=4,
+                   help="retries with back-off after a 5xx, 429 (Retry-After honoured) or timeout (default 4)")
+    p.add_argument("--lookback-days", type=int, default=60,
+                   help="with --since last, start this many days before the last fetch's end: minutes are "
+                        "published weeks after the meeting (default 60)")
+    p.add_argument("--ignore-robots", action="store_true",
+                   help="fetch even where the site's robots.txt disallows it: for your own use only, and at your "
+                        "own responsibility")
+    p.add_argument("--ingest", action="store_true", help="index the fetched meetings afterwards")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _settings_args(p)
+
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--host", default=None, help="address to bind (env RAG_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (env RAG_PORT, default 7860)")
@@ -298,6 +329,12 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from rag.fetch.cli import run
+
+    return run(args, lambda: _settings(args))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from rag.ui import launch
 
@@ -307,4 +344,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
-            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve}
+            "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve,
+            "fetch": cmd_fetch}

@@ -53,6 +53,7 @@ _NAME_HONORIFIC = re.compile(r"(君|さん|氏|様)$")
 NOT_A_SPEAKER = re.compile(
     r"^(議事日程|本日の会議に付した事件|会議に付した事件|付議事件|本日の議題|出席議員|欠席議員|出席委員|欠席委員|"
     r"出席者|欠席者|出席説明員|説明のため出席|職務のため出席|出席事務局職員|事務局出席職員|議会事務局職員|会議録署名|"
+    r"本日の会議に付した案件|会議に付した案件|"
     r"日程第|議案第|請願第|陳情第|目次|会議の経過|議事の経過|開議の日時|"
     r"(令和|平成|昭和)[0-9０-９元一二三四五六七八九十 \u3000]+年|午[前後][0-9０-９一二三四五六七八九十 \u3000]+時|"
     r"[^ \u3000（(]{2,30}(について|の件|に関する件)$)")
@@ -185,7 +186,12 @@ class LabelMatch:
 
 _BR_LABEL = re.compile(r"[^\s\u3000（(〔［\[「」。、]{0,30}?[ \u3000]?[（(][^）)\n]{1,40}[）)]")
 _KUN_LABEL = re.compile(r"[^\s\u3000〔（(「」。、]{1,8}(?:[ \u3000][^\s\u3000〔（(「」。、]{1,6})?君(?=$|[\s\u3000〔［\[（(])")
-_TOKEN_LABEL = re.compile(r"[^\s\u3000〔［\[（(「」。、，,！？!?]{1,25}(?=$|[\s\u3000]|〔)")
+_TOKEN_LABEL = re.compile(r"[^\s\u3000〔［\[（(「」。、，,！？!?:：]{1,25}(?=$|[\s\u3000:：]|〔)")
+# 塩田　委員長 (a name, a space, a role), 石田（秀）委員長 (a bracketed initial before the role)
+_ROLE_AFTER = "|".join(sorted(_NAME_ROLE_SUFFIXES, key=len, reverse=True))
+_NAME_SPACE_ROLE = re.compile(rf"[^\s\u3000〔（(「」。、]{{1,8}}[ \u3000]{{1,2}}(?:{_ROLE_AFTER})(?=$|[\s\u3000:：])")
+_BR_ROLE_LABEL = re.compile(rf"[^\s\u3000（(〔「」。、]{{1,8}}[（(][^）)\n]{{1,4}}[）)](?:{_ROLE_AFTER})(?=$|[\s\u3000:：])")
+_AFTER_LABEL = re.compile(r"[ \u3000]*[:：]")  # 〇河野大臣 ： — a colon after the label belongs to it
 
 
 def match_marker_label(line: str) -> LabelMatch | None:
@@ -197,7 +203,7 @@ def match_marker_label(line: str) -> LabelMatch | None:
     rest = line[j:]
     if not rest or rest[0] in SPACES + MARKERS + "―─－-" or NOT_A_SPEAKER.match(rest):
         return None
-    for rx in (_BR_LABEL, _KUN_LABEL, _TOKEN_LABEL):
+    for rx in (_BR_ROLE_LABEL, _NAME_SPACE_ROLE, _BR_LABEL, _KUN_LABEL, _TOKEN_LABEL):
         m = rx.match(rest)
         if not m:
             continue
@@ -219,7 +225,8 @@ def match_marker_label(line: str) -> LabelMatch | None:
                 # unknown role: only accept short labels that stand alone on the line
                 continue
         end = j + len(lab)
-        return LabelMatch(i, j, end, end, info, "marker")
+        colon = _AFTER_LABEL.match(line, end)
+        return LabelMatch(i, j, end, colon.end() if colon else end, info, "marker")
     return None
 
 

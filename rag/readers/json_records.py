@@ -30,6 +30,9 @@ MEETING_KEYS = ("meetingName", "meeting_name", "nameOfMeeting", "meeting", "titl
 DATE_KEYS = ("meetingDate", "meeting_date", "date", "heldOn", "held_on", "開催日", "日付")
 URL_KEYS = ("sourceUrl", "source_url", "url", "meetingURL", "meeting_url", "link")
 BODY_KEYS = ("council", "assembly", "house", "nameOfHouse", "body", "organization", "議会名", "自治体")
+# a record's speaker type, where an archive gives one instead of a printed label (summary minutes)
+SPEAKER_TYPE_KEYS = ("speakerType", "speaker_type", "speakerKind", "speaker_kind")
+TYPE_LABELS = {"member": "委員", "executive": "理事者", "chair": "委員長", "secretariat": "事務局"}
 MARK = re.compile(r"^[ \u3000]*[○◯〇◎●◆◇■□△▲]")
 _TAG = re.compile(r"<[^>]{1,200}>")
 _ISO = re.compile(r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})")
@@ -100,12 +103,15 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
         raise SourceError(f"{raw.name}: JSON without minutes: no records with a text field "
                           f"(looked for {', '.join(TEXT_KEYS[:6])}…; top level: {keys})")
     speaker_key = _pick(records, SPEAKER_KEYS, long=False, exclude=text_key)
+    type_key = _pick(records, SPEAKER_TYPE_KEYS, long=False, exclude=text_key)
     parts = []
     for r in records:
         body = _plain(r.get(text_key))
         if not body.strip():
             continue
         speaker = _plain(r.get(speaker_key)).strip() if speaker_key else ""
+        if not speaker and type_key and not MARK.match(body):  # no printed label: the role its type names
+            speaker = TYPE_LABELS.get(str(r.get(type_key)).lower(), "")
         first_line = body.lstrip().split("\n", 1)[0]
         printed = MARK.match(body) and _squash(speaker)[:4] in _squash(first_line)  # ○議長（佐藤篤）　…
         if speaker and not printed and len(speaker) <= 40 and not speaker.startswith(("（", "(")):

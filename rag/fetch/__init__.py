@@ -1,0 +1,13 @@
+"""Fetchers: bring minutes in from where they are published. A fetcher keeps the raw responses in a corpus
+folder (with provenance) and the folder is a Source for `rag.ingest.ingest`.
+
+    rag.fetch.kokkai   the Diet's minutes API (国会会議録検索システム): fetch_kokkai(KokkaiQuery(...), out_dir)
+    rag.fetch.http     the polite HTTP client every fetcher uses (delay, retries, timeouts, robots.txt)
+    rag.fetch.corpus   the corpus folder: atomic files, fetch-log.jsonl, resumable state, FetchedFolder
+
+Municipal minutes systems (DiscussNet / SSP, DB-Search, kensakusystem, VOICES) are not fetched yet.
+"""
+
+from rag.fetch.http import FetchError, RobotsDisallowed
+
+__all__ = ["FetchError", "RobotsDisallowed"]

@@ -1,0 +1,47 @@
+"""`python -m rag fetch kokkai …`: the command behind rag.cli's `fetch` (parsed there, run here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from rag.errors import RagError
+
+
+def run(args: argparse.Namespace, settings: Callable[[], object]) -> int:
+    from rag.fetch import kokkai
+
+    def log(s: str) -> None:
+        print(s, file=sys.stderr, flush=True)
+
+    query = kokkai.KokkaiQuery(since=args.since, until=args.until, house=args.house, meeting=args.meeting,
+                               speaker=args.speaker, any=args.any)
+    out = args.out or kokkai.DEFAULT_OUT
+    report = kokkai.fetch_kokkai(
+        query, out, base_url=args.base_url or kokkai.OFFICIAL_BASE,
+        delay=kokkai.DEFAULT_DELAY if args.delay is None else args.delay, timeout=args.timeout,
+        retries=args.retries, lookback_days=args.lookback_days, ignore_robots=args.ignore_robots,
+        progress=not args.no_progress, log=log)
+    ingested = None
+    if args.ingest and kokkai.kokkai_folder(out).files():
+        # what was fetched, even when the run stopped early: every file in the folder is a whole meeting
+        ingested = kokkai.ingest_fetched(out, settings(), progress=not args.no_progress, log=log)
+    if args.json:
+        print(json.dumps({"fetch": report.to_dict(), "ingest": ingested.to_dict() if ingested else None},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+        if ingested is not None:
+            print(ingested.summary())
+    if report.error:
+        print(f"error: {report.error} (what was fetched is kept in {out}; run the same command again to go on "
+              f"from there)", file=sys.stderr)
+        return 2
+    if report.nothing_found:
+        print(f"kokkai: no meetings match this query ({report.query['described']})", file=sys.stderr)
+        return 0 if args.since == "last" else 1
+    return 0
+
+
