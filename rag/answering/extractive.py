@@ -44,6 +44,8 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(_NUM + r"[0-9０-９,，.]*(?:[%％割]|パーセント)")),
     (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
     (re.compile(r"何回|回数", re.I), re.compile(_NUM + r"+回")),
+    (re.compile(r"何日間|日数|how many days", re.I), re.compile(_NUM + r"+日間?")),
+    (re.compile(r"何時|what time", re.I), re.compile(_NUM + r"+時")),
     (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
@@ -52,6 +54,10 @@ _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
+# a chair's sentence that declares what was decided: the evidence a procedure question asks for
+_DECLARES = re.compile(r"決定いたしました|決しました|可決されました|否決されました|承認されました|同意(する|いた)ことに決|"
+                       r"認定されました|採択(と|されました)|と認めます|休憩いたします|散会いたします|延会いたします|閉会いたします|"
+                       r"開きます|開議いたします|記名投票|起立多数|起立全員|賛成多数|賛成[0-9０-９]|反対[0-9０-９]|総数")
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
 
@@ -142,7 +148,11 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------ scoring
     def _score(self, question: str, hits: list[Hit], qvec: np.ndarray | None, constraints: list[Constraint],
                english: bool) -> list[_Sentence]:
-        q_grams = set(bigrams(question))
+        # what the question asks, without the names of the meeting it pins down (body, session, date): those are
+        # checked as constraints, and sentences that merely repeat them (「ただいまから…定例会を開会いたします」)
+        # must not outscore the one that answers
+        focus = focus_of(question, constraints)
+        q_grams = set(bigrams(focus))
         stored = self.sentence_vectors([h.turn_key for h in hits])
         cands, vecs = [], []
         for h in hits:
@@ -153,6 +163,9 @@ class ExtractiveAnswerer:
             return []
         q = qvec if qvec is not None else self.embed_query(question)
         cos = np.vstack(vecs) @ q
+        if focus != question:
+            cos = (cos + np.vstack(vecs) @ self.embed_query(focus)) / 2
+        procedure = asks_procedure(question)
         units = [u for asks, u in _ASKS_FOR if asks.search(question)]
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         asks_name = bool(_ASKS_NAME.search(question))
@@ -175,7 +188,8 @@ class ExtractiveAnswerer:
                 + (W_UNIT if units and c.has_unit else 0.0)
                 + (W_UNIT if roles and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
-                - (0.03 if c.hit.turn.procedural and not asks_procedure(question) else 0.0)
+                - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
+                + (W_UNIT if procedure and _DECLARES.search(text) else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
         return cands
@@ -210,6 +224,24 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
+
+
+_MEETING_WORDS = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四五六七八九十]+年度?|[0-9０-９]{4}年|[0-9０-９一二三四五六七八九十]+月"
+                            r"(?:[0-9０-９一二三四五六七八九十]+日)?|第[0-9０-９一二三四五六七八九十]+回|定例会|臨時会|緊急議会|本会議")
+
+
+def focus_of(question: str, constraints: list[Constraint]) -> str:
+    """The question without the names of the meeting it is about (its body, session, year, meeting number)."""
+    from rag.parsing.metadata import find_body
+
+    text = question
+    body = find_body(text)
+    for label in sorted([c.label for c in constraints] + ([body] if body else []), key=len, reverse=True):
+        text = text.replace(label, " ")
+    text = _MEETING_WORDS.sub(" ", text)
+    text = re.sub(r"[\s\u3000]+", " ", text).strip()
+    text = re.sub(r"^(?:会|議会)?[ はでがのにを、]+", "", text)  # what was left of 横浜市会で, 墨田区議会の
+    return text if len(text) >= 4 else question
 
 
 def _why_not(s: _Sentence, english: bool) -> str:
