@@ -114,7 +114,7 @@ def iso(d: _dt.date | None) -> str | None:
 
 # a year, with its month when given: 令和6年12月, 令和5年度, 平成23年, 2022年12月 (no day needed)
 YEAR_MONTH = re.compile(
-    rf"(?:(?P<era>令和|平成|昭和|大正|明治){_SP}(?P<ey>元|{_NUM})|(?P<wy>[0-9０-９]{{4}})){_SP}年(?:{_SP}度)?"
+    rf"(?:(?P<era>令和|平成|昭和|大正|明治){_SP}(?P<ey>元|{_NUM})|(?P<wy>[0-9０-９]{{4}}|[〇一二三四五六七八九]{{4}})){_SP}年(?:{_SP}度)?"
     rf"(?:{_SP}(?P<m>{_NUM}){_SP}月)?"
 )
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
