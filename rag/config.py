@@ -104,6 +104,10 @@ class Settings:
     llm_ctx: int = field(default_factory=lambda: env_number("RAG_LLM_CTX", "4096"))  # gguf: context size
     llm_threads: int = field(default_factory=lambda: env_number("RAG_LLM_THREADS", _default_llm_threads()))  # gguf
     llm_verbose: bool = field(default_factory=lambda: env_flag("RAG_LLM_VERBOSE"))  # gguf: the server's own log
+    # fetched minutes are kept here (one folder per source), so that the index can be rebuilt offline
+    fetch_dir: Path = field(default_factory=lambda: Path(_env("RAG_FETCH_DIR", str(PROJECT_ROOT / "corpus" / "fetched"))))
+    # the Diet minutes API (a mirror, a proxy or a test server can stand in)
+    kokkai_base_url: str = field(default_factory=lambda: _env("RAG_KOKKAI_BASE_URL", "https://kokkai.ndl.go.jp"))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: env_number("RAG_PORT", "7860"))
     # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Iterator, Sequence
 
-from rag.answering.base import retrieved_entry
+from rag.answering.base import attribution_note, retrieved_entry
 from rag.config import Settings
 from rag.errors import BadQuestion, IndexMismatch
 from rag.records import Answer, Filters, Hit
@@ -94,17 +94,24 @@ class Pipeline:
         answer = self.answerer.answer(question, hits, history, query_vector=qvec, standalone=query)
         if k and answer.mode == "extractive":  # an LLM's text refers to all its citations by number
             answer.citations = answer.citations[:k]
-        answer.retrieved = [retrieved_entry(i + 1, h) for i, h in enumerate(hits)]
-        return answer
+        return _finish(answer, hits)
 
     def ask_stream(self, question: str, k: int | None = None, filters: Filters | None = None,
                    history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text deltas as an LLM writes them, then exactly one checked Answer (only that, in extractive mode)."""
         question, query, hits, qvec = self._prepare(question, k, filters, history)
         for part in self.answerer.answer_stream(question, hits, history, query_vector=qvec, standalone=query):
-            if not isinstance(part, str):
-                part.retrieved = [retrieved_entry(i + 1, h) for i, h in enumerate(hits)]
-            yield part
+            yield part if isinstance(part, str) else _finish(part, hits)
+
+
+def _finish(answer: Answer, hits: list[Hit]) -> Answer:
+    """What every answer carries whatever its mode: the turns it was chosen from, and the source notice of
+    Diet minutes where it quotes them."""
+    answer.retrieved = [retrieved_entry(i + 1, h) for i, h in enumerate(hits)]
+    note = attribution_note(answer.citations or answer.related)
+    if note and note not in answer.notes:
+        answer.notes.append(note)
+    return answer
 
 
 def _check(question: str) -> str:

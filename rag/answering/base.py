@@ -52,6 +52,24 @@ def join_follow_up(question: str, history: Sequence[str]) -> str:
     return question
 
 
+# the Diet minutes API's terms ask that its source be shown wherever text from it is shown
+ATTRIBUTION = "出典: 国会会議録検索システム（国立国会図書館 https://kokkai.ndl.go.jp/ ）"
+_ISSUE_FILE = re.compile(r"[0-9A-Za-z]{21}\.json")
+
+
+def is_kokkai(citation: object) -> bool:
+    """Whether a citation (Citation or its dict) quotes minutes fetched from the Diet's minutes API."""
+    get = citation.get if isinstance(citation, dict) else (lambda k: getattr(citation, k, None))
+    links = " ".join(str(get(k) or "") for k in ("url", "source"))
+    return "kokkai.ndl.go.jp/" in links or bool(_ISSUE_FILE.fullmatch(str(get("doc") or "")))
+
+
+def attribution_note(citations) -> str | None:
+    """出典: 国会会議録検索システム when any of the citations quotes fetched Diet minutes (the API's terms ask
+    that the source be shown wherever its text is shown), else None."""
+    return ATTRIBUTION if any(is_kokkai(c) for c in citations or []) else None
+
+
 def retrieved_entry(rank: int, hit: Hit) -> dict:
     """A retrieved turn as `ask --json` lists it: the citation fields, without a quote."""
     t, m = hit.turn, hit.meeting

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable
-
-from rag.errors import RagError
 
 
 def run(args: argparse.Namespace, settings: Callable[[], object]) -> int:
@@ -18,12 +17,18 @@ def run(args: argparse.Namespace, settings: Callable[[], object]) -> int:
 
     query = kokkai.KokkaiQuery(since=args.since, until=args.until, house=args.house, meeting=args.meeting,
                                speaker=args.speaker, any=args.any)
-    out = args.out or kokkai.DEFAULT_OUT
-    report = kokkai.fetch_kokkai(
-        query, out, base_url=args.base_url or kokkai.OFFICIAL_BASE,
-        delay=kokkai.DEFAULT_DELAY if args.delay is None else args.delay, timeout=args.timeout,
-        retries=args.retries, lookback_days=args.lookback_days, ignore_robots=args.ignore_robots,
-        progress=not args.no_progress, log=log)
+    conf = settings()
+    out = args.out or Path(conf.fetch_dir) / "kokkai"
+    try:
+        report = kokkai.fetch_kokkai(
+            query, out, base_url=args.base_url or conf.kokkai_base_url,
+            delay=kokkai.DEFAULT_DELAY if args.delay is None else args.delay, timeout=args.timeout,
+            retries=args.retries, lookback_days=args.lookback_days, ignore_robots=args.ignore_robots,
+            progress=not args.no_progress, log=log)
+    except KeyboardInterrupt:
+        print(f"interrupted: what was fetched is kept in {out}; run the same command again to go on from there",
+              file=sys.stderr)
+        return 130
     ingested = None
     if args.ingest and kokkai.kokkai_folder(out).files():
         # what was fetched, even when the run stopped early: every file in the folder is a whole meeting

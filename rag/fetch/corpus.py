@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -26,6 +27,7 @@ from rag.sources.base import Skipped
 
 STATE_FILE = ".fetch-state.json"
 LOG_FILE = "fetch-log.jsonl"
+LOCK_FILE = ".fetch-lock"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -44,6 +46,25 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One fetch at a time into a folder (a cron job and the UI, say): the second says so and stops."""
+    try:
+        import fcntl
+    except ImportError:  # not on this platform: go on unlocked
+        yield
+        return
+    with open(Path(folder) / LOCK_FILE, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise FetchError(f"another fetch is writing to {folder} right now; try again when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class FetchState:
@@ -98,6 +119,18 @@ class FetchLog:
                     continue  # a line cut by a crash: the rest of the log still counts
                 if isinstance(obj, dict):
                     yield obj
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Temporary files a killed run left behind (call while holding folder_lock)."""
+    n = 0
+    for p in Path(folder).glob(".*.tmp"):
+        try:
+            p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
 
 
 def ensure_folder(folder: Path) -> Path:

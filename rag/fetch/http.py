@@ -246,6 +246,10 @@ class PoliteClient:
             rules.parse(resp.data.decode("utf-8", "replace").splitlines())
             rules.modified()
             note = ""
+            crawl_delay = rules.crawl_delay(self.user_agent)
+            if crawl_delay is not None and float(crawl_delay) > self.delay:
+                self.delay = float(crawl_delay)  # the site's own pace, where slower than ours
+                self.log(f"robots.txt asks for {self.delay:g} s between requests (Crawl-delay): waiting that long")
         blocked = [p for p in paths
                    if rules is None or not rules.can_fetch(self.user_agent, urljoin(self.base_url + "/", p.lstrip("/")))]
         if not blocked:

@@ -34,8 +34,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from rag.answering.base import ATTRIBUTION, attribution_note, is_kokkai  # noqa: F401  (re-exported)
 from rag.config import PROJECT_ROOT
-from rag.fetch.corpus import FetchedFolder, FetchLog, FetchState, ensure_folder, write_atomic
+from rag.fetch.corpus import (FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps,
+                              write_atomic)
 from rag.fetch.http import USER_AGENT, FetchError, PoliteClient, Response, check_delay, now_iso
 
 OFFICIAL_BASE = "https://kokkai.ndl.go.jp"
@@ -46,7 +48,6 @@ MAX_PAGE = 10  # maximumRecords allowed by /api/meeting
 SEARCH_LIMIT = 1000  # meetings one search may match (split into date windows above it)
 DEFAULT_LOOKBACK_DAYS = 60  # --since last starts this many days before the last fetch's end
 HOUSES = ("衆議院", "参議院", "両院", "両院協議会")
-ATTRIBUTION = "出典: 国会会議録検索システム（国立国会図書館 https://kokkai.ndl.go.jp/ ）"
 ISSUE_ID = re.compile(r"[0-9A-Za-z]{21}")
 ISSUE_FILE = re.compile(r"[0-9A-Za-z]{21}\.json")
 FIRST_DATE = "1947-05-20"  # the first Diet session
@@ -322,6 +323,14 @@ def fetch_kokkai(query: KokkaiQuery, out_dir: Path | str = DEFAULT_OUT, *, base_
         raise FetchError(f"page size must be 1–{MAX_PAGE} for {ENDPOINT} (got {page_size})")
     check_delay(delay, base_url)
     folder = ensure_folder(Path(out_dir))
+    with folder_lock(folder):
+        return _fetch(query, folder, base_url, delay, timeout, retries, page_size, search_limit, lookback_days,
+                      ignore_robots, progress, log, on_meeting, on_page, sleep, user_agent, backoff, today)
+
+
+def _fetch(query, folder, base_url, delay, timeout, retries, page_size, search_limit, lookback_days, ignore_robots,
+           progress, log, on_meeting, on_page, sleep, user_agent, backoff, today) -> FetchReport:
+    remove_stale_temps(folder)  # a killed run's half-written temporary files (the real files are whole)
     state = FetchState(folder)
     if state.warning:
         log(state.warning)
@@ -451,8 +460,12 @@ def _walk(query, client, state, flog, folder, report, run_key, since, until, con
             if on_page:
                 on_page({"url": resp.url, "numberOfRecords": n, "startRecord": start, "next": nxt,
                          "records": len(records), "meetings": len(report.meetings)})
-        # done: remember it for --since last, forget the run
+        # done: remember it for --since last, forget the run (and older unfinished runs of the query it covers)
         state.runs.pop(run_key, None)
+        for key, other in list(state.runs.items()):
+            if other.get("conditions") == conditions and since.isoformat() <= other.get("from", "") \
+                    and other.get("until", "9999") <= until.isoformat():
+                state.runs.pop(key)
         qkey = _key(conditions)
         prev = state.queries.get(qkey, {})
         covered = max(until.isoformat(), prev.get("until", ""))
@@ -461,6 +474,10 @@ def _walk(query, client, state, flog, folder, report, run_key, since, until, con
         state.save()
         flog.append({"kind": "run", "event": "done", "fetched_at": now_iso(), "query": report.query, "status": "ok",
                      "meetings": len(report.meetings)})
+    except OSError as e:  # the folder: disk full, permissions (what was written before stays whole)
+        report.error = f"cannot write to {folder}: {e.strerror or e}"
+        flog.append({"kind": "run", "event": "error", "fetched_at": now_iso(), "query": report.query,
+                     "status": "error", "message": report.error})
     except FetchError as e:
         report.error = str(e)
         flog.append({"kind": "run", "event": "error", "fetched_at": now_iso(), "query": report.query,
@@ -490,14 +507,4 @@ def ingest_fetched(out_dir: Path | str, settings, embedder=None, progress: bool 
     return ingest(kokkai_folder(out_dir), settings, embedder=embedder, progress=progress, log=log)
 
 
-def is_kokkai(citation: dict[str, Any] | Any) -> bool:
-    """Whether a citation (Citation or its dict) quotes minutes fetched from the Diet's minutes API."""
-    get = citation.get if isinstance(citation, dict) else (lambda k: getattr(citation, k, None))
-    links = " ".join(str(get(k) or "") for k in ("url", "source"))
-    return "kokkai.ndl.go.jp/" in links or bool(ISSUE_FILE.fullmatch(str(get("doc") or "")))
 
-
-def attribution_note(citations) -> str | None:
-    """出典: 国会会議録検索システム when any of the citations quotes fetched Diet minutes (the API's terms ask
-    that the source be shown wherever its text is shown), else None."""
-    return ATTRIBUTION if any(is_kokkai(c) for c in citations or []) else None

@@ -93,7 +93,7 @@ def fetch_and_index(ctx: UIContext, since: str, until: str, house: str, meeting:
         query = kokkai.KokkaiQuery(since=since.strip(), until=(until or "").strip() or None,
                                    house=None if house in (None, "", ANY_HOUSE) else house,
                                    meeting=(meeting or "").strip() or None, any=(words or "").strip() or None)
-        out = Path(out_dir) if out_dir else kokkai.DEFAULT_OUT
+        out = Path(out_dir) if out_dir else Path(ctx.settings.fetch_dir) / "kokkai"
         seen: list[Any] = []
         totals = {"total": 0}
         outcome: dict[str, Any] = {}
@@ -105,7 +105,7 @@ def fetch_and_index(ctx: UIContext, since: str, until: str, house: str, meeting:
         def work() -> None:
             try:
                 outcome["report"] = kokkai.fetch_kokkai(
-                    query, out, base_url=base_url or kokkai.OFFICIAL_BASE,
+                    query, out, base_url=base_url or ctx.settings.kokkai_base_url,
                     delay=kokkai.DEFAULT_DELAY if delay is None else delay, on_meeting=on_meeting,
                     log=lambda s: log.info("fetch kokkai: %s", s))
             except BaseException as e:  # noqa: BLE001 - shown to the user below
@@ -153,7 +153,7 @@ def build(ctx: UIContext) -> None:
 
     gr.Markdown(intro(), elem_id="fetch-intro")
     with gr.Row():
-        since = gr.Textbox(label="開始日", value=(date.today() - timedelta(days=30)).isoformat(),
+        since = gr.Textbox(label="開始日", value=lambda: (date.today() - timedelta(days=30)).isoformat(),
                            placeholder="YYYY-MM-DD", elem_id="fetch-since", min_width=140)
         until = gr.Textbox(label="終了日（空欄は今日）", placeholder="YYYY-MM-DD", elem_id="fetch-until", min_width=140)
         house = gr.Dropdown(HOUSE_CHOICES, value=ANY_HOUSE, label="院", elem_id="fetch-house")
