@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start a new index instead of adding to the existing one")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run the pipeline as Ray Data stages (read, prepare, embed in an actor pool, write in "
+                        "batches; resumable): on a local Ray on this machine's cores, or on the Ray cluster at "
+                        "ADDRESS (e.g. ray://head:10001; env RAY_ADDRESS). Needs requirements-scale.txt")
     _settings_args(p)
 
     p = sub.add_parser("add", help="copy files into the index's library (INDEX/uploads) and index them, "
@@ -185,7 +189,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if missing:
         raise RagError(f"no such file or folder: {', '.join(map(str, missing))}")
     log = (lambda s: print(s, file=sys.stderr))
-    report = ingest(paths, _settings(args), rebuild=args.rebuild, progress=not args.no_progress, log=log)
+    if args.ray is not None:
+        try:
+            from rag.ingest_ray import ingest_ray
+        except ImportError as e:
+            raise RagError(f"--ray needs Ray ({e.name} is missing): pip install -r requirements-scale.txt") from None
+        report = ingest_ray(paths, _settings(args), address=args.ray or None, rebuild=args.rebuild,
+                            progress=not args.no_progress, log=log)
+    else:
+        report = ingest(paths, _settings(args), rebuild=args.rebuild, progress=not args.no_progress, log=log)
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0 if report.documents or report.unchanged else 1
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
+
+from rag.indexing.tokens import analyse
+
+_PLACE_SUFFIX = ("市", "区", "町", "村", "県", "都", "府")
+
 
 def is_english(text: str) -> bool:
     """Mostly Latin letters and no kana/kanji: search densely, answer in English."""
@@ -19,3 +25,44 @@ _ASKS_PROCEDURE = re.compile(r"採決|可決|否決|賛否|賛成多数|反対�
 
 def asks_procedure(question: str) -> bool:
     return bool(_ASKS_PROCEDURE.search(question))
+
+
+def proper_nouns(text: str) -> list[tuple[str, str]]:
+    """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in `text`."""
+    morphemes = analyse(text)
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(morphemes):
+        pos = morphemes[i].part_of_speech()
+        word = morphemes[i].surface()
+        if pos[1] == "固有名詞" and pos[2] == "人名":  # 関谷 + 博 -> 関谷博
+            while i + 1 < len(morphemes) and morphemes[i + 1].part_of_speech()[2] == "人名":
+                i += 1
+                word += morphemes[i].surface()
+            out.append(("person", word))
+        elif pos[2] == "地名" and i + 1 < len(morphemes) and morphemes[i + 1].surface()[:1] in _PLACE_SUFFIX:
+            # a municipality or prefecture: 盛岡 + 市, 下関 + 市長, 長崎 + 市民 (not 日本 in 東日本大震災)
+            i += 1
+            out.append(("place", word + morphemes[i].surface()[0]))
+        i += 1
+    return out
+
+
+_MEETING_WORDS = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四五六七八九十]+年度?|[0-9０-９]{4}年|[0-9０-９一二三四五六七八九十]+月"
+                            r"(?:[0-9０-９一二三四五六七八九十]+日)?|第[0-9０-９一二三四五六七八九十]+回|定例会|臨時会|緊急議会|本会議")
+
+
+def focus_of(question: str, names: Sequence[str] = ()) -> str:
+    """The question without the names of the meeting it is about (its body, places, session, year, meeting
+    number): what it asks. `names`: further strings to leave out (a question's constraint labels)."""
+    from rag.parsing.metadata import find_body
+
+    text = question
+    body = find_body(text)
+    places = [w for kind, w in proper_nouns(question) if kind == "place"]
+    for label in sorted([*names, *places] + ([body] if body else []), key=len, reverse=True):
+        text = text.replace(label, " ")
+    text = _MEETING_WORDS.sub(" ", text)
+    text = re.sub(r"[\s\u3000]+", " ", text).strip()
+    text = re.sub(r"^(?:会|議会)?[ はでがのにを、]+", "", text)  # what was left of 横浜市会で, 墨田区議会の
+    return text if len(text) >= 3 else question

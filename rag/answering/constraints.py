@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from rag.answering.base import nfkc
 from rag.english import place_stem, places_named
-from rag.language import is_english
+from rag.language import is_english, proper_nouns
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit
 from rag.indexing.tokens import analyse, normalise
@@ -24,7 +24,6 @@ from rag.indexing.tokens import analyse, normalise
 _ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
 _QUOTED = re.compile(r"[「『]([^」』]{2,30})[」』]")
 _BARE_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")  # DXパッケージ2024, ICT戦略2015
-_PLACE_SUFFIX = ("市", "区", "町", "村", "県", "都", "府")
 _ERA_NAMES = {"令和", "平成", "昭和", "大正", "明治"}
 
 
@@ -57,27 +56,6 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
     out += [Constraint(kind, word) for kind, word in proper_nouns(q)]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
-
-
-def proper_nouns(text: str) -> list[tuple[str, str]]:
-    """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in `text`."""
-    morphemes = analyse(text)
-    out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(morphemes):
-        pos = morphemes[i].part_of_speech()
-        word = morphemes[i].surface()
-        if pos[1] == "固有名詞" and pos[2] == "人名":  # 関谷 + 博 -> 関谷博
-            while i + 1 < len(morphemes) and morphemes[i + 1].part_of_speech()[2] == "人名":
-                i += 1
-                word += morphemes[i].surface()
-            out.append(("person", word))
-        elif pos[2] == "地名" and i + 1 < len(morphemes) and morphemes[i + 1].surface()[:1] in _PLACE_SUFFIX:
-            # a municipality or prefecture: 盛岡 + 市, 下関 + 市長, 長崎 + 市民 (not 日本 in 東日本大震災)
-            i += 1
-            out.append(("place", word + morphemes[i].surface()[0]))
-        i += 1
-    return out
 
 
 def places_in(hits: Sequence[Hit]) -> list[str]:

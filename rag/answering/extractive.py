@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
-from rag.language import asks_procedure
+from rag.language import asks_procedure, focus_of
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
                                        unmet)
 from rag.indexing.tokens import bigrams
@@ -153,7 +153,7 @@ class ExtractiveAnswerer:
         # what the question asks, without the names of the meeting it pins down (body, session, date): those are
         # checked as constraints, and sentences that merely repeat them (「ただいまから…定例会を開会いたします」)
         # must not outscore the one that answers
-        focus = focus_of(question, constraints)
+        focus = focus_of(question, [c.label for c in constraints])
         q_grams = set(bigrams(focus))
         stored = self.sentence_vectors([h.turn_key for h in hits])
         cands, vecs = [], []
@@ -226,24 +226,6 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
-
-
-_MEETING_WORDS = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四五六七八九十]+年度?|[0-9０-９]{4}年|[0-9０-９一二三四五六七八九十]+月"
-                            r"(?:[0-9０-９一二三四五六七八九十]+日)?|第[0-9０-９一二三四五六七八九十]+回|定例会|臨時会|緊急議会|本会議")
-
-
-def focus_of(question: str, constraints: list[Constraint]) -> str:
-    """The question without the names of the meeting it is about (its body, session, year, meeting number)."""
-    from rag.parsing.metadata import find_body
-
-    text = question
-    body = find_body(text)
-    for label in sorted([c.label for c in constraints] + ([body] if body else []), key=len, reverse=True):
-        text = text.replace(label, " ")
-    text = _MEETING_WORDS.sub(" ", text)
-    text = re.sub(r"[\s\u3000]+", " ", text).strip()
-    text = re.sub(r"^(?:会|議会)?[ はでがのにを、]+", "", text)  # what was left of 横浜市会で, 墨田区議会の
-    return text if len(text) >= 4 else question
 
 
 def _why_not(s: _Sentence, english: bool) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rag.config import Settings
     from rag.store.base import Manifest, Store, StoreWriter
 
-STORES = {"local": "rag.store.local"}  # settings.store scheme -> module
+STORES = {"local": "rag.store.local", "milvus": "rag.store.milvus"}  # settings.store scheme -> module
 
 
 def _backend(settings: "Settings"):

@@ -1,0 +1,346 @@
+"""Every turn on a topic, in date order: deep retrieval, a calibrated relevance cut, key sentences, the question
+each reply answers, the turns around it, near-duplicates folded, grouped by meeting.
+
+Recall first: the topic is searched deep (DEPTH chunks by embedding similarity and DEPTH by BM25, filters applied
+before ranking, as everywhere in rag.store), every turn either search found is scored, and what is about the topic
+is kept by a relevance cut measured on eval/timeline/ (see rag.evaluation.timeline and eval/timeline/README.md)
+rather than by a top-k.
+
+Relevance of a turn = its best sentence's score against the topic (the extractive answerer's own sentence scoring:
+embedding similarity + the topic's character bigrams found + what the topic asks for) + W_COVER × the share of the
+topic's words found in the turn (rag.timeline.terms) + W_KEYWORD × its BM25 score over the topic's best. A turn is
+kept when its relevance reaches RELEVANCE_CUT (BROAD_CUT for a broader, less precise list). Tried and measured
+without gain (eval/timeline/README.md): a per-topic background level, gap detection, pseudo-relevance feedback,
+mean-centred vectors, the question/answer partner's relevance, and a logistic model over all of these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from rag.answering.base import citation, nfkc, standard_form
+from rag.answering.extractive import _ASKING, ExtractiveAnswerer  # the answerer's sentence scoring, reused
+from rag.indexing.tokens import bigrams, tokenize
+from rag.language import is_english
+from rag.records import Citation, Filters, Hit, Meeting, SpeakerKind, Turn
+from rag.retrieval import RRF_K, english_terms
+from rag.timeline.terms import TopicTerms, topic_terms
+
+DEPTH = 200  # chunks taken from each of the dense and the keyword search
+W_COVER = 0.06  # weight of the topic's words found in the turn, against the best sentence's score
+W_KEYWORD = 0.03  # weight of the turn's BM25 score over the topic's best BM25 score
+RELEVANCE_CUT = 0.90  # calibrated on eval/timeline/ (rag.evaluation.timeline sweeps it; eval/timeline/README.md)
+BROAD_CUT = 0.87  # 「広めに探す」: more recall, less precision (same measurement)
+MAX_QUOTES = 2  # key sentences quoted per turn
+QUOTE_NEAR = 0.03  # a further key sentence must score within this of the turn's best one
+QUESTION_LOOKBACK = 8  # turns searched back for the member's question a reply answers
+NEIGHBOURS = 2  # turns listed either side of an entry
+FOLD_COSINE = 0.95  # best quotes this close are compared as texts for near-duplicates
+FOLD_JACCARD = 0.7  # share of character bigrams two turns must share to be folded into one entry
+ANSWERING = (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT)
+ASKING_KINDS = (SpeakerKind.MEMBER, SpeakerKind.UNKNOWN, SpeakerKind.CHAIR)
+
+
+@dataclass
+class QuestionRef:
+    """The member's question a reply answers: the turn and the asking sentence quoted from it."""
+
+    key: str
+    turn: Turn
+    meeting: Meeting
+    start: int
+    end: int
+
+    def citation(self, n: int = 0) -> Citation:
+        return citation(n, Hit(self.key, self.turn, self.meeting, 0.0), self.start, self.end)
+
+
+@dataclass
+class Entry:
+    """One statement on the topic: a turn, its key sentences and what surrounds it."""
+
+    key: str
+    turn: Turn
+    meeting: Meeting
+    relevance: float
+    quotes: list[tuple[int, int]]  # (start, end) in turn.text, in text order
+    quote_vectors: list[np.ndarray] = field(default_factory=list, repr=False)
+    scored: list[Any] = field(default_factory=list, repr=False)  # the turn's sentences as scored, best first
+    sentence_vectors: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    features: dict[str, float] = field(default_factory=dict)
+    question: QuestionRef | None = None
+    neighbours: list[tuple[str, int, str]] = field(default_factory=list)  # (turn key, order, speaker)
+    folded: list[tuple[str, Turn, Meeting]] = field(default_factory=list)  # near-duplicates shown as this entry
+    id: str = ""  # e1, e2 … in timeline order
+    changes: list[str] = field(default_factory=list)  # ids of the changes this entry takes part in
+
+    @property
+    def hit(self) -> Hit:
+        return Hit(self.key, self.turn, self.meeting, self.relevance)
+
+    @property
+    def date(self) -> str | None:
+        return self.meeting.date
+
+    def quote_text(self, i: int = 0) -> str:
+        s, e = self.quotes[i]
+        return self.turn.text[s:e]
+
+    def citations(self) -> list[Citation]:
+        return [citation(i + 1, self.hit, s, e) for i, (s, e) in enumerate(self.quotes)]
+
+
+def sort_key(meeting: Meeting, order: int = 0) -> tuple:
+    """Date order, undated meetings last; ties by body, meeting name, document, then turn order."""
+    return (meeting.date is None, meeting.date or "", meeting.body or "", meeting.name or "", meeting.doc, meeting.id,
+            order)
+
+
+@dataclass
+class Candidate:
+    key: str
+    turn: Turn
+    meeting: Meeting
+    fused: float = 0.0
+    dense: float | None = None
+    keyword: float | None = None
+    chunk: tuple[int, int] = (0, 0)
+    sentences: list[Any] = field(default_factory=list)  # the answerer's scored sentences, best first
+    vectors: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    cover: float = 0.0
+    keyword_share: float = 0.0  # BM25 score over the best BM25 score among the topic's candidates
+
+    @property
+    def best(self) -> float:
+        return self.sentences[0].score if self.sentences else (self.dense or 0.0)
+
+    @property
+    def relevance(self) -> float:
+        return self.best + W_COVER * self.cover + W_KEYWORD * self.keyword_share
+
+
+class Searcher:
+    """Deep retrieval of a topic's candidate turns, each scored; shared by the timeline and similar questions."""
+
+    def __init__(self, store, embed_query: Callable[[str], np.ndarray]):
+        self.store = store
+        self.embed_query = embed_query
+
+    def candidates(self, topic: str, filters: Filters | None, depth: int = DEPTH,
+                   query_vector: np.ndarray | None = None, timings: dict[str, float] | None = None
+                   ) -> tuple[list[Candidate], np.ndarray, TopicTerms]:
+        timings = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        qvec = query_vector if query_vector is not None else self.embed_query(topic)
+        t1 = time.perf_counter()
+        timings["embed"] = (t1 - t0) * 1000
+        dense = self.store.search_dense(qvec, depth, filters)
+        keyword_text = topic
+        if is_english(topic):
+            keyword_text = " ".join(english_terms(topic, self.store.facets()["bodies"]))
+        keyword = self.store.search_keyword(tokenize(keyword_text, self.store.manifest.tokenizer), depth, filters) \
+            if keyword_text else []
+        t2 = time.perf_counter()
+        timings["search"] = (t2 - t1) * 1000
+        fused: dict[str, float] = {}
+        best_chunk: dict[str, tuple[float, Any]] = {}
+        dense_of = {c.key: s for c, s in dense}
+        kw_of = {c.key: s for c, s in keyword}
+        for ranking in (dense, keyword):
+            for rank, (chunk, _) in enumerate(ranking):
+                f = 1.0 / (RRF_K + rank + 1)
+                fused[chunk.turn_key] = fused.get(chunk.turn_key, 0.0) + f
+                if chunk.turn_key not in best_chunk or f > best_chunk[chunk.turn_key][0]:
+                    best_chunk[chunk.turn_key] = (f, chunk)
+        found = self.store.turns(list(fused))
+        stored = self.store.sentences(list(found))
+        t3 = time.perf_counter()
+        timings["load"] = (t3 - t2) * 1000
+        terms = topic_terms(topic)
+        cands = []
+        for key, (turn, meeting) in found.items():
+            chunk = best_chunk[key][1]
+            c = Candidate(key, turn, meeting, fused[key], dense_of.get(chunk.key), kw_of.get(chunk.key),
+                          (chunk.start, chunk.end))
+            c.vectors = {(s, e): v for s, e, v in stored.get(key, [])}
+            c.cover = terms.coverage(turn.text)
+            cands.append(c)
+        top_keyword = max([c.keyword or 0.0 for c in cands] + [0.0])
+        if top_keyword > 0:
+            for c in cands:
+                c.keyword_share = (c.keyword or 0.0) / top_keyword
+        self.score(topic, cands, qvec, stored)
+        timings["score"] = (time.perf_counter() - t3) * 1000
+        cands.sort(key=lambda c: -c.relevance)
+        return cands, qvec, terms
+
+    def score(self, topic: str, cands: list[Candidate], qvec: np.ndarray,
+              stored: dict[str, list[tuple[int, int, np.ndarray]]]) -> None:
+        """Each candidate's sentences scored as the extractive answerer scores them against a question (one turn at
+        a time, so that no turn is ranked below another by the retriever's order)."""
+        scorer = ExtractiveAnswerer(self.embed_query, lambda keys: {k: stored.get(k, []) for k in keys})
+        english = is_english(topic)
+        for c in cands:
+            c.sentences = scorer._score(topic, [Hit(c.key, c.turn, c.meeting, c.fused, c.dense, c.keyword)], qvec,
+                                        [], english) if stored.get(c.key) else []
+
+
+def key_quotes(c: Candidate) -> list[tuple[int, int]]:
+    """The turn's best sentence and at most MAX_QUOTES - 1 more within QUOTE_NEAR of it; adjacent ones joined."""
+    if not c.sentences:
+        s, e = c.chunk
+        return [(s, e)] if e > s else [(0, min(len(c.turn.text), 200))]
+    best = c.sentences[0].score
+    chosen = [(x.start, x.end) for x in c.sentences[:MAX_QUOTES] if x.score >= best - QUOTE_NEAR]
+    chosen.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in chosen:
+        if merged and not c.turn.text[merged[-1][1]:s].strip():
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def find_question(entry: Entry, rows: list[tuple[str, Turn, Meeting]], stored, qvec: np.ndarray
+                  ) -> QuestionRef | None:
+    """For a reply (an official's turn), the member's question it answers: the nearest turn before it, past the
+    chair calling on the speaker and other officials' replies, by a member (or, in minutes that do not label
+    speakers, a turn that asks); quoted at its asking sentence closest to the reply's key sentence and the topic."""
+    if entry.turn.kind not in ANSWERING and not (entry.turn.kind == SpeakerKind.UNKNOWN
+                                                 and not _asks(entry.quote_text(0))):
+        return None
+    before = [r for r in rows if r[1].order < entry.turn.order]
+    for key, turn, meeting in reversed(before):
+        if turn.kind in ANSWERING or turn.procedural:
+            continue  # another official answering the same question; the chair's procedure
+        if turn.kind == SpeakerKind.CHAIR and not _asks(turn.text):
+            continue  # 「市長」「総務部長」: the chair calling on the next speaker
+        if turn.kind == SpeakerKind.UNKNOWN and not _asks(turn.text):
+            return None
+        sents = stored.get(key, [])
+        if not sents:
+            return None
+        target = entry.quote_vectors[0] if entry.quote_vectors else qvec
+        vecs = np.vstack([v for _, _, v in sents])
+        asking = np.array([0.02 if _asks(turn.text[s:e]) else 0.0 for s, e, _ in sents])
+        i = int(np.argmax(vecs @ target + 0.5 * (vecs @ qvec) + asking))
+        s, e, _ = sents[i]
+        return QuestionRef(key, turn, meeting, s, e)
+    return None
+
+
+def _asks(text: str) -> bool:
+    return bool(_ASKING.search(text)) or "尋ね" in text or "伺" in text or "？" in text or "?" in text
+
+
+def fold_duplicates(entries: list[Entry]) -> list[Entry]:
+    """Fold near-duplicate statements (the same words in two documents, a repeated reading) into the first one said;
+    the folded turns stay listed under it."""
+    if len(entries) < 2:
+        return entries
+    entries = sorted(entries, key=lambda e: sort_key(e.meeting, e.turn.order))
+    vecs = np.vstack([e.quote_vectors[0] if e.quote_vectors else np.zeros_like(_first_vec(entries))
+                      for e in entries])
+    sims = vecs @ vecs.T
+    grams: dict[int, set[str]] = {}
+
+    def g(i: int) -> set[str]:
+        if i not in grams:
+            grams[i] = set(bigrams(entries[i].turn.text[:2000]))
+        return grams[i]
+
+    gone: set[int] = set()
+    for i in range(len(entries)):
+        if i in gone:
+            continue
+        for j in np.nonzero(sims[i, i + 1:] >= FOLD_COSINE)[0] + i + 1:
+            j = int(j)
+            if j in gone:
+                continue
+            a, b = g(i), g(j)
+            if a and b and len(a & b) / len(a | b) >= FOLD_JACCARD:
+                entries[i].folded.append((entries[j].key, entries[j].turn, entries[j].meeting))
+                entries[i].folded.extend(entries[j].folded)
+                gone.add(j)
+    return [e for k, e in enumerate(entries) if k not in gone]
+
+
+def _first_vec(entries: list[Entry]) -> np.ndarray:
+    for e in entries:
+        if e.quote_vectors:
+            return e.quote_vectors[0]
+    return np.zeros(1, dtype=np.float32)
+
+
+def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: float, depth: int,
+                  query_vector: np.ndarray | None, timings: dict[str, float]
+                  ) -> tuple[list[Entry], list[Candidate], np.ndarray, TopicTerms]:
+    cands, qvec, terms = searcher.candidates(topic, filters, depth, query_vector, timings)
+    t0 = time.perf_counter()
+    kept = [c for c in cands if c.relevance >= cut and not (c.turn.procedural and c.relevance < cut + 0.05)]
+    entries = []
+    for c in kept:
+        quotes = key_quotes(c)
+        vec = [c.vectors[(c.sentences[0].start, c.sentences[0].end)]] if c.sentences else []
+        entries.append(Entry(c.key, c.turn, c.meeting, round(c.relevance, 4), quotes, vec, c.sentences, c.vectors,
+                             {"sentence": round(c.best, 4), "cover": round(c.cover, 3),
+                              "dense": round(c.dense, 4) if c.dense is not None else None,
+                              "keyword": round(c.keyword, 3) if c.keyword is not None else None}))
+    entries = fold_duplicates(entries)
+    timings["select"] = (time.perf_counter() - t0) * 1000
+    t1 = time.perf_counter()
+    store = searcher.store
+    rows_of = {e.key: store.neighbours(e.key, QUESTION_LOOKBACK, NEIGHBOURS) for e in entries}
+    wanted = {k for e in entries for k, t, _ in rows_of[e.key] if t.order < e.turn.order}
+    stored = store.sentences(list(wanted)) if wanted else {}
+    for e in entries:
+        rows = rows_of[e.key]
+        e.neighbours = [(k, t.order, t.speaker) for k, t, _ in rows
+                        if k != e.key and abs(t.order - e.turn.order) <= NEIGHBOURS]
+        e.question = find_question(e, rows, stored, qvec)
+    timings["context"] = (time.perf_counter() - t1) * 1000
+    entries.sort(key=lambda e: sort_key(e.meeting, e.turn.order))
+    for i, e in enumerate(entries, 1):
+        e.id = f"e{i}"
+    return entries, cands, qvec, terms
+
+
+def entry_dict(e: Entry) -> dict[str, Any]:
+    """An entry as `timeline --json` prints it (documented in rag.timeline)."""
+    t, m = e.turn, e.meeting
+    cites = e.citations()
+    out: dict[str, Any] = {
+        "id": e.id, "turn_key": e.key, "doc": m.doc, "source": t.url or m.source, "body": m.body,
+        "meeting": m.name, "date": m.date, "agenda": t.agenda, "speaker": t.speaker, "speaker_name": t.speaker_name,
+        "speaker_role": t.speaker_role, "speaker_kind": t.kind.value, "turn": t.order, "url": t.url,
+        "relevance": e.relevance,
+        "quotes": [{"quote": c.quote, "quote_start": c.quote_start, "quote_end": c.quote_end, "start": c.start,
+                    "end": c.end, "standard_form": standard_form(c)} for c in cites],
+        "question_turn": None,
+        "neighbours": [{"turn_key": k, "turn": o, "speaker": s} for k, o, s in e.neighbours],
+        "folded": [{"turn_key": k, "doc": fm.doc, "body": fm.body, "meeting": fm.name, "date": fm.date,
+                    "speaker": ft.speaker, "turn": ft.order} for k, ft, fm in e.folded],
+        "changes": list(e.changes),
+    }
+    if e.question is not None:
+        q = e.question.citation()
+        out["question_turn"] = {"turn_key": e.question.key, "speaker": q.speaker, "speaker_kind": q.speaker_kind,
+                                "turn": q.turn, "quote": q.quote, "quote_start": q.quote_start,
+                                "quote_end": q.quote_end, "standard_form": standard_form(q)}
+    return out
+
+
+def same_text(a: str, b: str) -> bool:
+    return nfkc(a) == nfkc(b)
+
+
+def iter_pairs(items: Iterable[Any]):
+    items = list(items)
+    for i in range(len(items)):
+        for j in range(i + 1, len(items)):
+            yield items[i], items[j]
