@@ -21,8 +21,8 @@ GOLD = ROOT / "eval" / "dev" / "metadata.jsonl"
 CORPUS = ROOT / "corpus" / "dev"
 FIELDS = ("body", "meeting", "date", "place")
 # measured 2026-11-30 (dev: 21 documents, test: 15); the target is 0.95 for every field
-FLOORS = {"dev": {"body": 0.90, "meeting": 0.95, "date": 0.95, "place": 0.95},
-          "test": {"body": 0.86, "meeting": 0.66, "date": 0.93, "place": 0.93}}
+FLOORS = {"dev": {"body": 0.95, "meeting": 0.95, "date": 0.95, "place": 0.95},
+          "test": {"body": 0.93, "meeting": 0.66, "date": 0.93, "place": 0.93}}
 
 
 def _norm(s: str | None) -> str:

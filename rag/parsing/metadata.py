@@ -68,6 +68,16 @@ def find_body(text: str) -> str | None:
     return None
 
 
+_COUNCIL = re.compile(r"^(?:(?:令和|平成)[0-9０-９元]+年度?[ ]*)?第[ ]*[0-9０-９一二三四五六七八九十]+[ ]*回[ 　]*"
+                      r"(?P<name>[^ 　]{2,30}?(?:会議|審議会|協議会|懇談会|委員会|部会|分科会))")
+
+
+def council_of(meeting: str | None) -> str | None:
+    """第４回デジタル社会推進会議 -> デジタル社会推進会議: a standing council that is no assembly is its own body."""
+    m = _COUNCIL.match(meeting or "")
+    return m.group("name") if m else None
+
+
 def find_meeting(lines: list[str]) -> str | None:
     """The meeting as the title block states it: 会議名：… if labelled, else the session (令和６年第４回定例会)
     with its number (第16号 / 第1日), else a committee's name; page chrome and the body's name left out."""
@@ -179,9 +189,10 @@ def stated(front: str, opening: str = "", closing: str = "") -> Stated:
     lines = [ln.strip(WS) for ln in front.split("\n")]
     lines = [ln for ln in lines if ln and not MARKED.match(ln)]  # a speaker's label is not the title block
     head = "\n".join(lines[:60])
+    meeting = find_meeting(lines)
     return Stated(
-        body=find_body(head) or find_body(opening[:400]) or find_body(closing[-800:]),
-        meeting=find_meeting(lines),
+        body=find_body(head) or find_body(opening[:400]) or find_body(closing[-800:]) or council_of(meeting),
+        meeting=meeting,
         date=find_date(lines) or (find_date([ln for ln in opening[:300].split("\n") if ln]) if opening else None),
         place=find_place(lines[:60]),
     )
