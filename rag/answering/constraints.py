@@ -22,6 +22,11 @@ from rag.records import Hit
 from rag.indexing.tokens import analyse, normalise
 
 _ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
+# an item of business: 市第54号議案, 議案第70号, 請願第3号, 日程第五 (its number must be the evidence's)
+_ITEM = re.compile(r"(日程)?第([0-9０-９一二三四五六七八九十百]+)(号)?")
+# a figure asked for: 何人, いくら… (a year of a fiscal-year figure must then be in what was said, not only the
+# meeting's date: 「令和5年度の不登校児童生徒数」 is not answered by 令和四年度's, said in November 2023)
+_ASKS_FIGURE = re.compile(r"何|いくら|どれ(だけ|くらい|ほど)")
 _QUOTED = re.compile(r"[「『]([^」』]{2,30})[」』]")
 _BARE_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")  # DXパッケージ2024, ICT戦略2015
 _ERA_NAMES = {"令和", "平成", "昭和", "大正", "明治"}
@@ -29,10 +34,11 @@ _ERA_NAMES = {"令和", "平成", "昭和", "大正", "明治"}
 
 @dataclass(frozen=True)
 class Constraint:
-    kind: str  # "date", "meeting", "place", "person", "name"
-    label: str  # as the question writes it: 令和6年12月, 第1回, 盛岡市, 関谷博, ふくふく母子モ
+    kind: str  # "date", "meeting", "item", "place", "person", "name"
+    label: str  # as the question writes it: 令和6年12月, 第1回, 第54号, 盛岡市, 関谷博, ふくふく母子モ
     year: int | None = None
     month: int | None = None
+    said: bool = False  # a date that must be said in the evidence (the meeting's own date does not count)
 
     def reason(self, english: bool) -> str:
         if english:
@@ -49,8 +55,10 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
         out += [Constraint("place", place_stem(name)) for name in places_named(question, places)]
         return list(dict.fromkeys(out))
     q = normalise(question)
-    out = [Constraint("date", q[a:b], y, m) for a, b, y, m in find_year_months(q)]
+    figure = bool(_ASKS_FIGURE.search(q))
+    out = [Constraint("date", q[a:b], y, m, said=figure and "年度" in q[a:b]) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
+    out += [Constraint("item", _item_label(m)) for m in _ITEM.finditer(q) if m.group(1) or m.group(3)]
     # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
@@ -86,7 +94,7 @@ def unmet(constraints: list[Constraint], hit: Hit,
 
 def _uncheckable(c: Constraint, hit: Hit) -> bool:
     m = hit.meeting
-    return ((c.kind == "date" and not m.date) or (c.kind == "place" and not (m.body or m.place))
+    return ((c.kind == "date" and not m.date and not c.said) or (c.kind == "place" and not (m.body or m.place))
             or (c.kind == "meeting" and not m.name))
 
 
@@ -94,14 +102,19 @@ def _evidence(hit: Hit) -> str:
     t, m = hit.turn, hit.meeting
     parts = (t.speaker, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
     text = "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
-    return _ORDINAL.sub(lambda m: f"第{kanji_number(m.group(1))}回", text)  # 第三回 -> 第3回, as labels are
+    text = _ORDINAL.sub(lambda m: f"第{kanji_number(m.group(1))}回", text)  # 第三回 -> 第3回, as labels are
+    return _ITEM.sub(lambda m: _item_label(m) if (m.group(1) or m.group(3)) else m.group(0), text)
+
+
+def _item_label(m: re.Match) -> str:
+    return f"{m.group(1) or ''}第{kanji_number(m.group(2))}{m.group(3) or ''}"
 
 
 def _meets(c: Constraint, text: str, hit: Hit) -> bool:
     if c.kind != "date":
         return c.label in text
     said = {(y, m) for _, _, y, m in find_year_months(text)} | {(int(y), None) for y in _BARE_YEAR.findall(text)}
-    if hit.meeting.date:  # the meeting's own date, in its calendar and its fiscal year (April to March)
+    if hit.meeting.date and not c.said:  # the meeting's own date, in its calendar and its fiscal year
         y, m = (int(x) for x in hit.meeting.date.split("-")[:2])
         said |= {(y, m), (y, None), (y if m >= 4 else y - 1, None)}
     if c.month is None:

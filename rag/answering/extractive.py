@@ -51,6 +51,18 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
+# 何万キロワット, 何校, 何トン: a figure in the unit the question counts in
+_COUNTED = re.compile(r"何(?P<mult>万|億|千|百)?(?P<unit>キロ[ァ-ヶー]+|[ァ-ヶー]{2,}|校|台|基|棟|戸|社|団体|か所|箇所|"
+                      r"世帯|局|施設|本|頭|品目|項目|店舗|頁|ページ|キロ|トン|歳|号)")
+# 1世帯当たり: the figure must be per household, not the total
+_PER_UNIT = re.compile(r"(?:1|１|一)(?:世帯|人|件|日|校|か所|箇所|台|戸)(?:当たり|あたり)")
+_PER_UNIT_SAID = re.compile(r"当たり|あたり|につき|ごと|1人|１人|一人|1世帯|１世帯|一世帯")
+
+
+def counted_units(question: str) -> list[re.Pattern[str]]:
+    return [re.compile(_NUM + r"[0-9０-９,，.万億千百]*" + re.escape(m.group("unit"))) for m in _COUNTED.finditer(question)]
+
+
 # a question for someone's name is answered only by a sentence that names a person
 _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b|\bwhat is (his|her|their) name\b", re.I)
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
@@ -168,7 +180,8 @@ class ExtractiveAnswerer:
         if focus != question:
             cos = (cos + np.vstack(vecs) @ self.embed_query(focus)) / 2
         procedure = asks_procedure(question)
-        units = [u for asks, u in _ASKS_FOR if asks.search(question)]
+        units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
+        per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         asks_name = bool(_ASKS_NAME.search(question))
         # what the figure must be about: the question's nouns other than its place, person… constraints
@@ -181,7 +194,8 @@ class ExtractiveAnswerer:
             overlap = len(q_grams & set(bigrams(text))) / len(q_grams) if q_grams else 0.0
             c.cos = float(sim)
             c.has_unit = (not units or (any(u.search(text) for u in units)
-                                        and (not topic or bool(topic & content_nouns(text))))) \
+                                        and (not topic or bool(topic & content_nouns(text)))
+                                        and (not per_unit or bool(_PER_UNIT_SAID.search(text))))) \
                 and (not asks_name or names_a_person(text, c.hit))
             c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
             c.score = (
