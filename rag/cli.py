@@ -144,6 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _settings_args(p)
 
+    p = sub.add_parser("timeline", help="every statement on a topic across meetings in date order, with the changes "
+                                        "between them and similar past questions (答弁の経過)")
+    p.add_argument("topic", nargs="?", help="a topic or a whole question (Japanese or English)")
+    p.add_argument("--notice", help="a question notice (質問通告), as text or a file: its past questions with replies "
+                                    "(the topic defaults to its first line)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="print one JSON object (shape documented in rag/timeline)")
+    g.add_argument("--md", action="store_true", help="print the 答弁経過 brief as Markdown")
+    p.add_argument("--chart", type=Path, default=None, help="also draw the chart as PNG into this file (the brief "
+                                                             "links it by name)")
+    p.add_argument("--embed-chart", action="store_true", help="put the chart into the Markdown brief as a data URI")
+    p.add_argument("--broad", action="store_true", help="a broader list: more of the statements on the topic, "
+                                                        "more that are not (relevance cut 0.87 instead of 0.90)")
+    p.add_argument("--cut", type=float, default=None, help="relevance cut (overrides --broad)")
+    _filter_args(p)
+    _settings_args(p)
+
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--host", default=None, help="address to bind (env RAG_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (env RAG_PORT, default 7860)")
@@ -191,7 +208,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     log = (lambda s: print(s, file=sys.stderr))
     if args.ray is not None:
         try:
-            from rag.ingest_ray import ingest_ray
+            from rag.scale.ray_ingest import ingest_ray
         except ImportError as e:
             raise RagError(f"--ray needs Ray ({e.name} is missing): pip install -r requirements-scale.txt") from None
         report = ingest_ray(paths, _settings(args), address=args.ray or None, rebuild=args.rebuild,
@@ -355,6 +372,82 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from rag.errors import BadQuestion
+    from rag.pipeline import Pipeline
+    from rag.timeline import build_timeline
+    from rag.timeline.core import BROAD_CUT
+
+    notice = args.notice
+    if notice and len(notice) < 260 and "\n" not in notice and Path(notice).is_file():
+        notice = Path(notice).read_text(encoding="utf-8")
+    if not (args.topic or "").strip() and not (notice or "").strip():
+        raise BadQuestion("give a TOPIC, or --notice TEXT_OR_FILE")
+    cut = args.cut if args.cut is not None else (BROAD_CUT if args.broad else None)
+    tl = build_timeline(Pipeline(_settings(args)), args.topic or "", _filters(args), notice=notice, cut=cut)
+    d = tl.to_dict()
+    chart_ref = None
+    if args.chart or args.embed_chart:
+        from rag.timeline.brief import data_uri
+        from rag.timeline.chart import draw_chart
+
+        png, _ = draw_chart(d)
+        if args.chart:
+            args.chart.write_bytes(png)
+            chart_ref = args.chart.name
+        if args.embed_chart:
+            chart_ref = data_uri(png)
+    if args.json:
+        print(json.dumps(d, ensure_ascii=False))
+    elif args.md:
+        from rag.timeline.brief import brief_markdown
+
+        print(brief_markdown(d, chart_ref), end="")
+    else:
+        print(render_timeline(d))
+    return 0
+
+
+def render_timeline(d: dict[str, Any]) -> str:
+    c = d["counts"]
+    lines = [f"{d['topic']}: {c['entries']} statement(s) in {c['meetings']} meeting(s)"
+             + (f", {c['folded']} near-duplicate(s) folded" if c["folded"] else "")
+             + f", {len(d['changes'])} change(s)"]
+    lines += d.get("notes") or []
+    by_id = {e["id"]: e for e in d["entries"]}
+    for m in d["meetings"]:
+        lines.append("")
+        lines.append(" ".join(x for x in (m["date"] or "(undated)", m["body"], m["meeting"]) if x) or m["doc"])
+        for eid in m["entries"]:
+            e = by_id[eid]
+            lines.append(f"  [{e['id']}] {e['speaker']} (turn {e['turn']}, {e['speaker_kind']})"
+                         + (f"  changes: {', '.join(e['changes'])}" if e["changes"] else ""))
+            for q in e["quotes"]:
+                lines.append(f"      「{q['quote']}」")
+            if e["question_turn"]:
+                lines.append(f"      answers: {e['question_turn']['speaker']}「{e['question_turn']['quote'][:80]}」")
+            if e["folded"]:
+                lines.append("      also: " + "; ".join(f"{f['date'] or '-'} {f['meeting'] or f['doc']}" for f in e["folded"]))
+            lines.append(f"      {e['source']}")
+    if d["changes"]:
+        lines += ["", "Changes:"]
+        for ch in d["changes"]:
+            lines.append(f"  [{ch['id']}] {ch['kind']}: {ch['summary']}")
+            for name in ("before", "after", "reply"):
+                if ch.get(name):
+                    lines.append(f"      {name}: {ch[name]['standard_form']}")
+            if ch.get("note"):
+                lines.append(f"      ({ch['note']})")
+    if d["similar_questions"]:
+        lines += ["", "Similar questions asked before (newest first):"]
+        for p in d["similar_questions"]:
+            q = p["question"]
+            lines.append(f"  {q['date'] or '-'} {q['speaker']}: 「{q['quote'][:100]}」")
+            for a in p["answers"]:
+                lines.append(f"      -> {a['speaker']}: 「{a['quote'][:100]}」")
+    return "\n".join(lines)
+
+
 COMMANDS = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "parse": cmd_parse, "stats": cmd_stats,
             "remove": cmd_remove, "model": cmd_model, "eval": cmd_eval, "serve": cmd_serve,
-            "fetch": cmd_fetch}
+            "fetch": cmd_fetch, "timeline": cmd_timeline}

@@ -74,9 +74,15 @@ def places_in(hits: Sequence[Hit]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def names_a_person(sentence: str, hit: Hit) -> bool:
-    """The sentence names someone, or its speaker is printed with a name (委員（村本ひろや）)."""
-    return bool(hit.turn.speaker_name) or any(kind == "person" for kind, _ in proper_nouns(sentence))
+_NAMED = re.compile(r"[^\s、。]{1,8}[ \u3000]?(?:議員|委員|君|さん|氏|委員長|副委員長|大臣|市長|区長|知事)(?![会])")
+
+
+def names_a_person(sentence: str, hit: Hit | None = None) -> bool:
+    """The sentence names someone (Sudachi's 人名, or a name with 議員/委員/君/さん…); with `hit`, a speaker
+    printed with a name counts too (委員（村本ひろや）: the question asks whose words these are)."""
+    if hit is not None and hit.turn.speaker_name:
+        return True
+    return bool(_NAMED.search(sentence)) or any(kind == "person" for kind, _ in proper_nouns(sentence))
 
 
 def unmet(constraints: list[Constraint], hit: Hit,

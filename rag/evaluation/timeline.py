@@ -287,3 +287,51 @@ def run_cli(args: Any, settings: Settings) -> int:
         print(f"cut sweep suggests {sug['cut']} (recall {sug['recall']}, precision {sug['precision']})")
     print(f"report: {out / 'report.md'}")
     return 0
+
+
+# ------------------------------------------------------------------ labelled statement pairs (change rules alone)
+
+PAIRS = PROJECT_ROOT / "eval" / "timeline" / "change_pairs.jsonl"
+
+
+def _pair_entry(pid: str, side: str, s: dict[str, Any], kind: str, embedder):
+    from rag.indexing.chunking import sentence_spans
+    from rag.records import Meeting, SpeakerKind, Turn
+    from rag.timeline.core import Entry
+
+    text = s["text"]
+    meeting = Meeting(id=f"{pid}-{side}", doc=f"{pid}.txt", source="eval/timeline/change_pairs.jsonl",
+                      body=s.get("body", "テスト市議会"), name=s.get("meeting", "定例会"), date=s.get("date"),
+                      place=s.get("place"))
+    turn = Turn(meeting_id=meeting.id, order=1, speaker="市長" if kind == "executive" else "議員", text=text,
+                pieces=[(0, len(text))], kind=SpeakerKind(kind))
+    spans = sentence_spans(text)
+    vecs = embedder.embed_passages([text[a:b] for a, b in spans])
+    sv = {(a, b): v for (a, b), v in zip(spans, vecs)}
+    return Entry(f"{pid}:{side}", turn, meeting, 1.0, spans, [sv[spans[0]]], [], sv, id=f"e-{side}")
+
+
+def evaluate_pairs(embedder, path: Path = PAIRS) -> dict[str, Any]:
+    """The change rules on labelled statement pairs (constructed ones and sentences from the corpora): precision of
+    the markers they emit, and how many expected markers they find."""
+    from rag.timeline.changes import detect_changes
+
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        p = json.loads(line)
+        entries = [_pair_entry(p["id"], "a", p["a"], p.get("kind_a", "executive"), embedder)]
+        if p.get("b"):
+            entries.append(_pair_entry(p["id"], "b", p["b"], p.get("kind_b", "executive"), embedder))
+        found = [c.kind for c in detect_changes(entries)]
+        expected = p.get("expected", [])
+        rows.append({"id": p["id"], "source": p.get("source"), "expected": expected, "found": found,
+                     "correct": sum(k in expected for k in found), "why": p.get("why", "")})
+    flagged = sum(len(r["found"]) for r in rows)
+    correct = sum(r["correct"] for r in rows)
+    expected = sum(len(r["expected"]) for r in rows)
+    hit = sum(sum(k in r["found"] for k in r["expected"]) for r in rows)
+    return {"pairs": len(rows), "flagged": flagged, "correct": correct,
+            "precision": round(correct / flagged, 4) if flagged else None,
+            "expected": expected, "recall": round(hit / expected, 4) if expected else None, "rows": rows}

@@ -91,7 +91,9 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, list[str]]:
             kept.append((t, float(ln["x0"]), float(ln["x1"])))
         page_texts.append(kept)
     # right edge of full lines (to tell a wrapped line from the end of a paragraph)
-    right = max((x1 for p in page_texts for _, _, x1 in p), default=0.0)
+    # (the 90th percentile, so that one long line, a table or a URL, does not set the margin for all)
+    edges = sorted(x1 for p in page_texts for _, _, x1 in p)
+    right = edges[int(0.9 * (len(edges) - 1))] if edges else 0.0
     out: list[str] = []
     joined = 0
     prev_full = False

@@ -33,6 +33,7 @@ from rag.indexing.chunking import sentence_spans
 from rag.indexing.tokens import analyse
 from rag.parsing.dates import ERAS, kanji_number
 from rag.records import Hit, SpeakerKind
+from rag.timeline.terms import STOP_NOUNS
 
 FIGURE_COSINE = 0.86
 STANCE_COSINE = 0.88
@@ -43,19 +44,21 @@ MAX_ENTRIES = 120  # entries compared pairwise at most (the most relevant), to b
 OFFICIAL = (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT)
 
 _KNUM = "〇零一二三四五六七八九十百千"
-_NUMBER = rf"(?:約|およそ|概ね|おおむね)?(?:[0-9][0-9,.]*|[{_KNUM}]+(?:万|億)?[{_KNUM}]*)"
+_NUMBER = rf"(?:約|およそ|概ね|おおむね)?(?:[0-9][0-9,.]*(?:[兆億万][0-9][0-9,.]*)*[兆億万]?|[{_KNUM}万億]+)"
 _COUNT_UNITS = ("人", "名", "件", "回", "局", "店舗", "校", "施設", "か所", "箇所", "ヵ所", "台", "世帯", "手続",
                 "セット", "団体", "事業", "社", "戸", "棟", "本", "日間", "か月", "ヶ月", "年間")
-FIGURE = re.compile(rf"(?P<num>{_NUMBER})(?P<unit>円|[%％]|割|パーセント|{'|'.join(_COUNT_UNITS)})")
+FIGURE = re.compile(rf"(?P<num>{_NUMBER})(?P<unit>円|[%％]|割|パーセント|{'|'.join(_COUNT_UNITS)})"
+                    r"|(?P<num2>[0-9][0-9,.]*)(?P<unit2>分|時間)(?!の[0-9一二三四五六七八九十])")
 DEADLINE = re.compile(r"(?P<era>令和|平成)(?P<y>元|[0-9]+|[一二三四五六七八九十]+)年(?P<fy>度)?"
                       r"(?:(?P<m>[0-9]+|[一二三四五六七八九十]+)月)?(?P<when>末|中|内|当初|以降|まで|から)?")
 _PERIOD = re.compile(r"(?P<era>令和|平成)(?P<y>元|[0-9]+|[一二三四五六七八九十]+)年度?|(?P<rel>今年度|本年度|昨年度|前年度|来年度|"
                      r"今年|本年|昨年|来年)|(?P<west>(?:19|20)[0-9]{2})年度?")
-_UNIT_KIND = {"円": "amount", "%": "rate", "％": "rate", "割": "rate", "パーセント": "rate"}
+_UNIT_KIND = {"円": "amount", "%": "rate", "％": "rate", "割": "rate", "パーセント": "rate", "分": "time:分",
+              "時間": "time:分"}
 # nouns that say nothing about what a figure counts
 _GENERIC = {"年度", "今年度", "昨年度", "来年度", "本年度", "現在", "時点", "全体", "合計", "以上", "以下", "程度", "状況",
             "予定", "今後", "当初", "ところ", "もの", "こと", "ため", "結果", "本市", "本区", "本県", "全国", "令和", "平成",
-            "前年", "比較", "増加", "減少", "推移", "数値", "件数", "人数", "回数", "割合"}
+            "前年", "比較", "増加", "減少", "推移", "数値", "件数", "人数", "回数", "割合"} | STOP_NOUNS
 
 # stance at the end of a sentence (checked in this order: the first that matches decides)
 STANCES: list[tuple[int, str, re.Pattern[str]]] = [
@@ -70,6 +73,7 @@ STANCES: list[tuple[int, str, re.Pattern[str]]] = [
 ]
 STANCE_NAMES = {0: "考えていない", 1: "検討", 2: "予定・方針", 3: "実施・完了"}
 YESNO = re.compile(r"(?P<v>賛成|反対)(?:で(ございます|あります|す)|の(意|立場)|いたします|します|しております)")
+REFERENCE_AFTER = re.compile(r"答弁は(以前|前回|前にも|昨年|これまで)")  # 「その答弁は以前お聞きしました」
 REFERENCE = re.compile(
     r"(前回|前々回|昨年|昨年度|一昨年|去年|先般|以前|過去|当時|前年|先の(定例会|議会|委員会|会議)|これまで|昨日|"
     r"(?<![0-9０-９])[0-9０-９一二三四五六七八九十]{1,2}月(議会|定例会|の(議会|定例会|委員会|本会議)?)|"
@@ -204,6 +208,14 @@ def _content_nouns(text: str) -> frozenset[str]:
                      and len(m.surface()) >= 2 and m.normalized_form() not in _GENERIC)
 
 
+def _context(text: str, s: int, e: int, figure: str) -> str:
+    """What a figure is about: its sentence up to the end of the figure's clause, the figure itself left out (the
+    subject often comes before a comma: 移行期限は、…令和8年度末に延長)."""
+    b_candidates = [i for i in (text.find(p, e) for p in "、。，,") if i >= 0]
+    b = min(b_candidates) if b_candidates else len(text)
+    return text[:s] + " " + text[e:b]
+
+
 def _clause(text: str, s: int, e: int) -> str:
     a = max(text.rfind(p, 0, s) for p in "、。，,") + 1
     b_candidates = [i for i in (text.find(p, e) for p in "、。，,") if i >= 0]
@@ -216,14 +228,15 @@ def read_sentence(entry, start: int, end: int, vec) -> _Sent:
     s = _Sent(entry, start, end, vec, text)
     date = entry.meeting.date
     for m in FIGURE.finditer(text):
-        value = _number(m.group("num"))
+        num, unit = (m.group("num"), m.group("unit")) if m.group("num") else (m.group("num2"), m.group("unit2"))
+        value = _number(num)
         if value is None:
             continue
-        unit = m.group("unit")
+        if unit == "時間":
+            value *= 60
         kind = _UNIT_KIND.get(unit, "count:" + ("人" if unit == "名" else unit))
-        clause = _clause(text, m.start(), m.end())
-        nouns = _content_nouns(clause.replace(m.group(0), " "))
-        s.figures.append((kind, m.group(0), value, _period(clause.replace(m.group(0), " "), date), nouns))
+        context = _context(text, m.start(), m.end(), m.group(0))
+        s.figures.append((kind, m.group(0), value, _period(context, date), _content_nouns(context)))
     for m in DEADLINE.finditer(text):
         if not (m.group("when") or m.group("m")):
             continue  # a bare year is a period, not a date or deadline
@@ -233,9 +246,9 @@ def read_sentence(entry, start: int, end: int, vec) -> _Sent:
         month = kanji_number(m.group("m")) if m.group("m") else 0
         value = (ERAS[m.group("era")] + n) * 100 + (month or (13 if m.group("when") == "末" else 0))
         clause = _clause(text, m.start(), m.end())
-        nouns = _content_nouns(clause.replace(m.group(0), " "))
-        if nouns & {"期限", "移行期限", "目標", "完了", "開始", "予定", "延期", "期日", "締切", "時期", "移行", "施行",
-                    "導入", "稼働", "供用", "策定"} or re.search(r"まで|予定|目指|期限|延期|開始|完了", clause):
+        context = _context(text, m.start(), m.end(), m.group(0))
+        nouns = _content_nouns(context)
+        if re.search(r"まで|予定|目指|期限|延期|延長|開始|完了|ずれ込|見込|施行|稼働|供用", clause):
             s.figures.append(("date", m.group(0), float(value), "", nouns))
     if entry.turn.kind in OFFICIAL:
         tail = text[-30:]
@@ -251,14 +264,17 @@ def read_sentence(entry, start: int, end: int, vec) -> _Sent:
     return s
 
 
-def _topic_sentences(entry, margin: float = TOPIC_SENTENCE_MARGIN) -> list[tuple[int, int, np.ndarray | None]]:
-    """The entry's sentences on the topic: its key quotes and every sentence scoring within `margin` of its best."""
+def _topic_sentences(entry, margin: float = TOPIC_SENTENCE_MARGIN, topic_nouns: frozenset[str] = frozenset()
+                     ) -> list[tuple[int, int, np.ndarray | None]]:
+    """The entry's sentences on the topic: its key quotes, every sentence scoring within `margin` of its best, and
+    (with `topic_nouns`) every sentence that names all of the topic's nouns."""
     scored = getattr(entry, "scored", None) or []
     out: dict[tuple[int, int], np.ndarray | None] = {}
     if scored:
         best = scored[0].score
+        text = entry.turn.text
         for x in scored:
-            if x.score >= best - margin:
+            if x.score >= best - margin or (topic_nouns and all(n in text[x.start:x.end] for n in topic_nouns)):
                 out[(x.start, x.end)] = entry.sentence_vectors.get((x.start, x.end))
     for s, e in entry.quotes:  # a key quote may span sentences: its sentences
         for a, b in sentence_spans(entry.turn.text[s:e]):
@@ -284,7 +300,7 @@ def detect_changes(entries: list, topic_nouns: frozenset[str] = frozenset()) -> 
     pool.sort(key=lambda e: order[id(e)])
     sents: dict[int, list[_Sent]] = {}
     for e in pool:
-        sents[id(e)] = [read_sentence(e, s, t, v) for s, t, v in _topic_sentences(e)]
+        sents[id(e)] = [read_sentence(e, s, t, v) for s, t, v in _topic_sentences(e, topic_nouns=topic_nouns)]
     changes: list[Change] = []
     seen: set[tuple] = set()
     dated = [e for e in pool if e.meeting.date]
@@ -327,7 +343,7 @@ def _compare(a: _Sent, b: _Sent, topic_nouns: frozenset[str]) -> list[Change]:
         if (yes_no or levels) and _cos(a, b) >= STANCE_COSINE:
             shared = a.nouns & b.nouns
             specific = {n for n in shared - topic_nouns if len(n) >= 3}
-            if len(shared) >= 3 or (len(shared) >= 2 and specific):
+            if len(shared) >= 3 or (len(shared) >= 2 and specific) or (yes_no and shared):
                 thing = "・".join(sorted(shared, key=len, reverse=True)[:3])
                 out.append(Change("stance", f"{a.stance[1]} → {b.stance[1]}", thing,
                                   Side(a.entry, a.start, a.end, a.stance[1]), Side(b.entry, b.start, b.end, b.stance[1])))
@@ -345,7 +361,7 @@ def _references(pool: list, sents: dict[int, list[_Sent]], topic_nouns: frozense
         topic = {(s, t) for s, t, _ in _topic_sentences(e)}
         for i, (s, t) in enumerate(spans):
             sentence = text[s:t]
-            m = REFERENCE.search(sentence)
+            m = REFERENCE.search(sentence) or REFERENCE_AFTER.search(sentence)
             if not m or _SAME_MEETING.search(sentence[max(0, m.start() - 10):m.end()]):
                 continue
             if (s, t) not in topic or not (i in near or _content_nouns(sentence) & topic_nouns):

@@ -182,7 +182,14 @@ class Searcher:
               stored: dict[str, list[tuple[int, int, np.ndarray]]]) -> None:
         """Each candidate's sentences scored as the extractive answerer scores them against a question (one turn at
         a time, so that no turn is ranked below another by the retriever's order)."""
-        scorer = ExtractiveAnswerer(self.embed_query, lambda keys: {k: stored.get(k, []) for k in keys})
+        memo: dict[str, np.ndarray] = {topic: qvec}
+
+        def embed_once(text: str) -> np.ndarray:  # the scorer may embed the topic's focus: once, not per turn
+            if text not in memo:
+                memo[text] = self.embed_query(text)
+            return memo[text]
+
+        scorer = ExtractiveAnswerer(embed_once, lambda keys: {k: stored.get(k, []) for k in keys})
         english = is_english(topic)
         for c in cands:
             c.sentences = scorer._score(topic, [Hit(c.key, c.turn, c.meeting, c.fused, c.dense, c.keyword)], qvec,

@@ -10,9 +10,9 @@ import time
 from rag.config import Settings
 from rag.errors import IndexMissing, RagError
 from rag.ui.context import UIContext
-from rag.ui.tabs import add, ask, fetch, index
+from rag.ui.tabs import add, ask, fetch, index, timeline
 
-TABS = [ask.TAB, add.TAB, fetch.TAB, index.TAB]  # in the order they are shown
+TABS = [ask.TAB, timeline.TAB, add.TAB, fetch.TAB, index.TAB]  # in the order they are shown
 
 CSS = """
 .cite-card {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin:8px 0;
