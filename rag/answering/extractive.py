@@ -67,8 +67,6 @@ def counted_units(question: str) -> list[re.Pattern[str]]:
 _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b|\bwhat is (his|her|their) name\b", re.I)
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
-_SAID_BY = re.compile(r"(述べ|発言|説明|答弁|答え|質問|質疑|報告し|言及|触れ|主張|挨拶|提案|求め|指摘|話し|語っ|述懐|表明|"
-                      r"提出者|登壇|示し)[^誰]{0,12}(誰|だれ|どなた)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 # a chair's sentence that declares what was decided: the evidence a procedure question asks for
 _DECLARES = re.compile(r"決定いたしました|決しました|可決されました|否決されました|承認されました|同意(する|いた)ことに決|"
@@ -186,8 +184,6 @@ class ExtractiveAnswerer:
         per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         asks_name = bool(_ASKS_NAME.search(question))
-        # 「指名されたのは誰か」 asks for a person named in what was said; 「述べたのは誰か」 asks whose words they are
-        asks_named = bool(_WHO_Q.search(question)) and not _SAID_BY.search(question) and not english
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
@@ -200,7 +196,7 @@ class ExtractiveAnswerer:
             c.has_unit = (not units or (any(u.search(text) for u in units)
                                         and (not topic or bool(topic & content_nouns(text)))
                                         and (not per_unit or bool(_PER_UNIT_SAID.search(text))))) \
-                and (not asks_name or names_a_person(text, c.hit)) and (not asks_named or names_a_person(text))
+                and (not asks_name or names_a_person(text, c.hit))
             c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
             c.score = (
                 float(sim)
