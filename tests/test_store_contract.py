@@ -23,7 +23,7 @@ from rag.store import built_with, open_store, open_writer
 FIX = Path(__file__).resolve().parent / "fixtures" / "parsing"
 DOCS = ["verbatim_plenary.txt", "summary_colon.txt", "minutes.html", "diet_meeting.json", "diet_speech.json"]
 SAMPLES = ["003_cfdc2b6f806e86f8.txt", "004_2aca453d231e7187.txt"]  # with sidecars: body and date known
-BACKENDS = {"local": {"store": "local"}}
+BACKENDS = {"local": {"store": "local"}, "milvus-lite": {"store": "milvus"}}  # milvus: Milvus Lite in INDEX/milvus.db
 
 
 @pytest.fixture(scope="module")

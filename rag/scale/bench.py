@@ -34,7 +34,7 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-def ingest_throughput(corpus: Path, root: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def ingest_throughput(corpus: Path, root: Path, log: Callable[[str], None], rounds: int = 2) -> dict[str, Any]:
     from rag.embedding.embedder import load_embedder
     from rag.indexing.prepare import prepare
     from rag.ingest import ingest
@@ -60,22 +60,36 @@ def ingest_throughput(corpus: Path, root: Path, log: Callable[[str], None]) -> d
     out["texts"] = len(texts)
     out["tokens"] = int(sum(emb.token_count(texts)))
     del emb
-    runs = [("plain", {}), ("ray, 1 actor x 2 threads", {"actors": 1}), ("ray, 2 actors x 1 thread", {"actors": 2})]
-    for i, (name, kw) in enumerate(runs):
-        s = base.with_overrides(index_dir=root / f"ingest-{i}")
-        t0 = time.perf_counter()
-        if name == "plain":
-            report = ingest([corpus], s, progress=False)
-        else:
-            report = ingest_ray([corpus], s, progress=False, **kw)
-        sec = time.perf_counter() - t0
-        out[name] = {"seconds": round(sec, 1), "documents": report.documents, "turns": report.turns,
-                     "embedded": report.chunks, "texts_per_s": round(report.chunks / sec, 1),
-                     "tokens_per_s": round(out["tokens"] / sec, 1)}
-        log(f"{name}: {out[name]}")
-    plain = out["plain"]["seconds"]
-    for name, _ in runs[1:]:
-        out[name]["vs_plain"] = round(plain / out[name]["seconds"], 2)
+    import ray
+
+    from rag.scale.ray_ingest import start_ray
+
+    runs = [("plain", {}, False), ("ray, cold (Ray started by the ingest), 1 actor x 2 threads", {"actors": 1}, False),
+            ("ray, warm (Ray already up), 1 actor x 2 threads", {"actors": 1}, True),
+            ("ray, warm, 2 actors x 1 thread", {"actors": 2}, True)]
+    times: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    n = 0
+    for rnd in range(rounds):  # interleaved rounds: other load on the machine hits every variant alike
+        for name, kw, warm in runs:
+            s = base.with_overrides(index_dir=root / f"ingest-{n}")
+            n += 1
+            if warm:
+                start_ray("local")
+            t0 = time.perf_counter()
+            if name == "plain":
+                report = ingest([corpus], s, progress=False)
+            else:
+                report = ingest_ray([corpus], s, progress=False, **kw)
+            times[name].append(time.perf_counter() - t0)
+            if warm:
+                ray.shutdown()
+            out.setdefault("turns", report.turns)
+            log(f"round {rnd + 1} {name}: {times[name][-1]:.1f} s, {report.chunks} texts")
+    for name in times:
+        sec = statistics.median(times[name])
+        out[name] = {"seconds": round(sec, 1), "runs": [round(t, 1) for t in times[name]],
+                     "texts_per_s": round(out["texts"] / sec, 1), "tokens_per_s": round(out["tokens"] / sec, 1),
+                     "vs_plain": round(statistics.median(times["plain"]) / sec, 2)}
     return out
 
 
@@ -116,14 +130,16 @@ def search_latency(corpus: Path, root: Path, n_queries: int, log: Callable[[str]
     }
     for case, fn in cases.items():
         row: dict[str, Any] = {}
-        for name, st in stores.items():
+        times: dict[str, list[float]] = {name: [] for name in stores}
+        for st in stores.values():
             fn(st, 0)  # warm
-            times = []
-            for i in range(len(questions)):
+        for i in range(len(questions)):  # interleaved per query
+            for name, st in stores.items():
                 t0 = time.perf_counter()
                 fn(st, i)
-                times.append(time.perf_counter() - t0)
-            row[name] = {"p50_ms": round(_pct(times, 50), 1), "p95_ms": round(_pct(times, 95), 1)}
+                times[name].append(time.perf_counter() - t0)
+        for name in stores:
+            row[name] = {"p50_ms": round(_pct(times[name], 50), 1), "p95_ms": round(_pct(times[name], 95), 1)}
         row["ratio_p50"] = round(row["milvus-lite"]["p50_ms"] / max(1e-6, row["local"]["p50_ms"]), 1)
         out[case] = row
         log(f"{case}: {row}")
@@ -136,7 +152,9 @@ def search_latency(corpus: Path, root: Path, n_queries: int, log: Callable[[str]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.scale.bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "corpus" / "dev")
+    ap.add_argument("--corpus", type=Path, default=PROJECT_ROOT / "corpus" / "dev", help="searched corpus")
+    ap.add_argument("--ingest-corpus", type=Path, default=SAMPLE_CORPUS, help="ingested corpus")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved ingest rounds")
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--skip-ingest", action="store_true", help="only the search and disk figures")
     ap.add_argument("--out", type=Path, default=None)
@@ -147,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result["search"] = search_latency(args.corpus, root, args.queries, log)
         if not args.skip_ingest:
-            result["ingest"] = ingest_throughput(args.corpus, root, log)
+            result["ingest"] = ingest_throughput(args.ingest_corpus, root, log, args.rounds)
             result["ingest"]["local_bytes_per_turn_real_vectors"] = round(
-                _size(root / "ingest-0") / max(1, result["ingest"]["plain"]["turns"]))
+                _size(root / "ingest-0") / max(1, result["ingest"]["turns"]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     text = json.dumps(result, ensure_ascii=False, indent=2)

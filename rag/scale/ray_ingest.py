@@ -114,15 +114,13 @@ class EmbedActor:
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to `address` (or RAY_ADDRESS), else start a local Ray on this machine's cores.
+    """Connect to `address` (settings.ray_address, RAY_ADDRESS), else start a local Ray on this machine's cores.
     Returns True when this call started it (and so should shut it down)."""
     import ray
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                    os.environ.get("PYTHONPATH", "")])),
+    env = {"env_vars": {"PYTHONPATH": str(PROJECT_ROOT),
                         "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}}
     if address and address != "local":
         env["py_modules"] = [str(PROJECT_ROOT / "rag")]  # the package travels to the cluster's workers
@@ -144,13 +142,12 @@ def ingest_ray(paths: Iterable[Path], settings: Settings, address: str | None = 
     from rag import store
     from rag.readers import PARSER_VERSION
     from rag.sources import FolderSource
-    from rag.sources.folder import file_document  # noqa: F401 - fail here, not in a worker, if it is broken
 
     t0 = time.perf_counter()
     report = IngestReport(settings.index_dir)
     found, skipped = FolderSource(list(paths)).files()
     report.skipped += [(s.where, s.reason) for s in skipped]
-    keys = {str(p): f"file:{Path(p).resolve()}" for p in found}
+    keys = {str(p): f"file:{Path(p).resolve()}" for p in found}  # file_document's key, without reading the file
     built = store.built_with(settings)
     known: dict[str, str] = {}
     if built is not None and not rebuild:
@@ -166,7 +163,7 @@ def ingest_ray(paths: Iterable[Path], settings: Settings, address: str | None = 
         report.seconds = time.perf_counter() - t0
         return report
 
-    started = start_ray(address)
+    started = start_ray(address or settings.ray_address or None)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         gpus = int(ray.cluster_resources().get("GPU", 0)) if backend == "torch" else 0

@@ -3,8 +3,8 @@
     RAG_STORE=milvus                  Milvus Lite in INDEX/milvus.db (embedded: tests, one machine)
     RAG_STORE=milvus:PATH.db          Milvus Lite at PATH
     RAG_STORE=milvus://HOST:PORT[/DB][?prefix=rag&tls=1&bm25_drift=0&index=auto]
-                                      a Milvus standalone or cluster; token from settings.milvus_token when
-                                      config has it, else the MILVUS_TOKEN environment variable
+                                      a Milvus standalone or cluster; token from settings.milvus_token
+                                      (RAG_MILVUS_TOKEN)
 
 One code path for all three. Collections (prefix P, one set per epoch E; a rebuild starts a new epoch):
 
@@ -35,8 +35,8 @@ sees one committed snapshot. A writer writes generation G = C + 1: new rows with
 as dead = G (a partial upsert) — invisible to every reader until commit flushes all collections and
 then upserts the single pointer record (an atomic one-row write). A writer that aborts, or is
 killed at any point, leaves rows with gen > C or C < dead < 2^62 that no reader can see; the next
-writer deletes / restores them before it starts. A commit then deletes rows removed two generations
-ago (readers that opened one generation back still find theirs). A rebuild writes a new epoch's
+writer deletes / restores them before it starts. A commit then deletes the rows that died before its
+own generation (a reader still on the previous generation keeps its snapshot). A rebuild writes a new epoch's
 collections and switches the pointer to them; the old epoch is dropped at the following commit.
 One writer at a time: in-process lock (Milvus Lite also allows one process per .db), and on a
 server a lease record in P_meta, refreshed every 30 s and void after 120 s without a refresh.
@@ -47,7 +47,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 import time
 import uuid
@@ -100,7 +99,7 @@ class Location:
             self.lite = False
             self.path = None
             if token is None:
-                token = getattr(settings, "milvus_token", None) or os.environ.get("MILVUS_TOKEN", "")
+                token = settings.milvus_token
             self.token = token or ""
             self.label = f"milvus://{parts.hostname}:{parts.port or 19530}{('/' + self.db_name) if self.db_name else ''}"
         else:
