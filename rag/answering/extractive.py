@@ -32,6 +32,7 @@ ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English an
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
 PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
+LEAD_IN_CHARS = 30  # a best sentence shorter than this is quoted with the sentence after it
 NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
 
 # What a number question asks for, and what a sentence that answers it must contain.
@@ -150,6 +151,9 @@ class ExtractiveAnswerer:
             same_turn = sum(c.hit.turn_key == s.hit.turn_key for c in chosen)
             if fits(s) and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
+        follow = self._continuation(best)
+        if follow is not None and all((c.hit.turn_key, c.start) != (follow.hit.turn_key, follow.start) for c in chosen):
+            chosen.append(follow)
         other = self._pair(best, question, query_vector)
         if other is not None and all(o.hit.turn_key != other.hit.turn_key for o in chosen):
             chosen.append(other)
@@ -209,6 +213,17 @@ class ExtractiveAnswerer:
             )
         cands.sort(key=lambda c: -c.score)
         return cands
+
+    def _continuation(self, best: _Sentence) -> _Sentence | None:
+        """A short lead-in (「まず、会議録署名員を定めます。」) announces what its next sentence says: quote both."""
+        if len(_text(best)) >= LEAD_IN_CHARS:
+            return None
+        after = [(s, e) for s, e, _ in self.sentence_vectors([best.hit.turn_key]).get(best.hit.turn_key, [])
+                 if s >= best.end]
+        if not after:
+            return None
+        s, e = min(after)
+        return _Sentence(best.hit, s, e, score=best.score, cos=best.cos)
 
     def _pair(self, best: _Sentence, question: str, qvec: np.ndarray | None) -> _Sentence | None:
         """The other half of a question and its reply: a member's question before an official's
