@@ -38,9 +38,10 @@ NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question ask
 # What a number question asks for, and what a sentence that answers it must contain.
 _NUM = r"[0-9０-９一二三四五六七八九十百千万億]"
 _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    # 予算 asks for an amount, not when it names a committee or a bill (予算審査特別委員会, 補正予算案)
-    (re.compile(r"いくら|金額|費用|経費|(?<!補正)予算(?!委員|審査|特別|決算|案|編成|の審議)|how much|cost", re.I),
-     re.compile(_NUM + r"[0-9０-９,，.万億千]*円")),
+    # an amount is asked for by いくら or by a cost word with a question on it (その費用は？, 経費はどれだけ), not by
+    # a cost word inside a name (在日米軍駐留経費の特別協定, 予算審査特別委員会, 補正予算案)
+    (re.compile(r"いくら|何円|how much|\bcost|(?:費用|経費|予算額?|事業費|総額|金額)(?:は|が|を)?(?:いくら|どれ|どの|何|[?？]|$)",
+                re.I), re.compile(_NUM + r"[0-9０-９,，.万億千]*円")),
     (re.compile(r"何人|何名|人数|登録者数|参加者数|how many (people|staff|users|members)", re.I),
      re.compile(_NUM + r"[0-9０-９,，.万千]*[人名]")),
     (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
