@@ -63,7 +63,7 @@ class Pipeline:
                 from rag.answering import AnswerTools, make_answerer
 
                 def neighbours(turn_key: str) -> list[Hit]:
-                    return [Hit(k, t, m, 0.0) for k, t, m in self.retriever.context(turn_key, before=1, after=1)]
+                    return [Hit(k, t, m, 0.0) for k, t, m in self.retriever.context(turn_key, before=3, after=1)]
 
                 tools = AnswerTools(embed_query=self.embedder.embed_query,
                                     sentence_vectors=lambda keys: self.store.sentences(keys), neighbours=neighbours)
