@@ -43,6 +43,10 @@ def run_cli(args: Any, settings: Settings) -> int:
         return 0
     if not getattr(args, "set", None):
         raise RagError("give a question set (e.g. eval/questions.jsonl) or --compare A B")
+    from rag.evaluation import timeline as T
+
+    if T.is_timeline_set(Path(args.set)):  # topic -> gold turns across meetings (eval/timeline/)
+        return T.run_cli(args, settings)
     k = int(getattr(args, "k", 10) or 10)
     if k < 1:
         raise RagError("-k must be at least 1")

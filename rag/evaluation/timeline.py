@@ -253,6 +253,13 @@ def render_markdown(report: dict[str, Any], set_path: Path) -> str:
         before = ch["before"]["quote"][:60] if ch.get("before") else "—"
         lines.append(f"- {c['topic_id']} {ch['kind']} ({ch['label']}) **{verdict}**: 「{before}」"
                      f" → 「{ch['after']['quote'][:60]}」")
+    pr = report.get("pairs")
+    if pr:
+        lines += ["", "## Change rules on labelled statement pairs (eval/timeline/change_pairs.jsonl)", "",
+                  f"Precision {pr['precision']} ({pr['correct']}/{pr['flagged']} markers), recall {pr['recall']} "
+                  f"({pr['expected']} expected).", "", "| id | source | expected | found | why |", "|---|---|---|---|---|"]
+        for r in pr["rows"]:
+            lines.append(f"| {r['id']} | {r['source']} | {', '.join(r['expected'])} | {', '.join(r['found'])} | {r['why']} |")
     lines += ["", "## Cut sweep (micro)", "", "| cut | recall | precision | F2 |", "|---|---|---|---|"]
     for s in report["sweep"]:
         lines.append(f"| {s['cut']} | {s['recall']} | {s['precision']} | {s['f2']} |")
@@ -270,7 +277,15 @@ def run_cli(args: Any, settings: Settings) -> int:
     out = Path(args.out) if getattr(args, "out", None) else \
         PROJECT_ROOT / "eval" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-timeline-{set_path.stem}"
     _log(f"evaluating {len(items)} timeline topics of {set_path} ...")
-    report = evaluate_set(items, settings, explicit_index=explicit)
+    from rag.embedding.embedder import load_embedder
+    from rag.store import embedding_backend
+    from rag.timeline.core import BROAD_CUT
+
+    embedder = load_embedder(settings.model, settings.model_cache,
+                             embedding_backend(settings) if explicit else settings.embed_backend, settings.embed_threads)
+    report = evaluate_set(items, settings, explicit_index=explicit, embedder=embedder)
+    report["pairs"] = evaluate_pairs(embedder)
+    report["broad"] = next((r for r in report["sweep"] if abs(r["cut"] - BROAD_CUT) < 1e-9), None)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report, set_path), encoding="utf-8")
@@ -282,6 +297,11 @@ def run_cli(args: Any, settings: Settings) -> int:
           f"(macro {o['recall_macro']} / {o['precision_macro']}), date order {order}, "
           f"change markers {o['changes_correct']}/{o['changes_labelled']} correct{precision}{unlabelled}, "
           f"latency p50 {o['latency_p50']} s")
+    b, pr = report.get("broad"), report["pairs"]
+    if b:
+        print(f"broad (cut {b['cut']}): recall {b['recall']}, precision {b['precision']}")
+    print(f"change rules on labelled statement pairs: precision {pr['precision']} ({pr['correct']}/{pr['flagged']}), "
+          f"recall {pr['recall']} of {pr['expected']} expected markers")
     sug = report.get("sweep_suggestion")
     if sug:
         print(f"cut sweep suggests {sug['cut']} (recall {sug['recall']}, precision {sug['precision']})")

@@ -59,7 +59,7 @@ from typing import Any
 from rag.errors import BadQuestion
 from rag.records import Filters, Meeting
 from rag.timeline.changes import Change, detect_changes
-from rag.timeline.core import DEPTH, RELEVANCE_CUT, Entry, Searcher, build_entries, entry_dict, sort_key
+from rag.timeline.core import DEPTH, RELEVANCE_CUT, Entry, Searcher, build_entries, entry_dict
 from rag.timeline.similar import QAPair, similar_questions
 
 __all__ = ["Timeline", "build_timeline", "RELEVANCE_CUT", "DEPTH"]
@@ -128,8 +128,11 @@ def build_timeline(pipe, topic: str, filters: Filters | None = None, *, notice: 
     """The timeline of `topic` over the pipeline's index. `notice`: the text of a question notice whose items are
     searched for similar past questions (the topic's own questions are used when there is none)."""
     started = time.perf_counter()
-    topic = (topic or "").strip() or (notice or "").strip().splitlines()[0:1] and \
-        (notice or "").strip().splitlines()[0].strip() or ""
+    topic = (topic or "").strip()
+    if not topic and notice and notice.strip():  # a notice alone: its items are the topic
+        from rag.timeline.similar import notice_items
+
+        topic = " ".join(notice_items(notice))[:300]
     if not topic:
         raise BadQuestion("the topic is empty")
     if len(topic) > MAX_TOPIC_CHARS:
@@ -161,7 +164,3 @@ def build_timeline(pipe, topic: str, filters: Filters | None = None, *, notice: 
     timings["similar"] = (time.perf_counter() - t) * 1000
     timings["total"] = (time.perf_counter() - started) * 1000
     return Timeline(topic, filters, cut, entries, found, pairs, len(cands), notice, timings)
-
-
-def sort_meetings(meetings: list[Meeting]) -> list[Meeting]:
-    return sorted(meetings, key=sort_key)

@@ -166,8 +166,12 @@ def _fiscal_year(date: str | None) -> int | None:
     return y if m >= 4 else y - 1
 
 
-def _period(clause: str, date: str | None) -> str:
-    m = _PERIOD.search(clause)
+def _period(context: str, date: str | None) -> str:
+    """The period a figure is for: the last year named before it in its sentence (else the first after it, in its
+    clause), as a fiscal year; 今年度/昨年度 are resolved with the meeting's date."""
+    before, _, after = context.partition(" ")
+    found = list(_PERIOD.finditer(before))
+    m = found[-1] if found else _PERIOD.search(after)
     if not m:
         return ""
     if m.group("era"):
@@ -213,7 +217,8 @@ def _context(text: str, s: int, e: int, figure: str) -> str:
     subject often comes before a comma: 移行期限は、…令和8年度末に延長)."""
     b_candidates = [i for i in (text.find(p, e) for p in "、。，,") if i >= 0]
     b = min(b_candidates) if b_candidates else len(text)
-    return text[:s] + " " + text[e:b]
+    a = text.rfind("。", 0, s) + 1
+    return text[a:s] + " " + text[e:b]
 
 
 def _clause(text: str, s: int, e: int) -> str:
@@ -267,14 +272,15 @@ def read_sentence(entry, start: int, end: int, vec) -> _Sent:
 def _topic_sentences(entry, margin: float = TOPIC_SENTENCE_MARGIN, topic_nouns: frozenset[str] = frozenset()
                      ) -> list[tuple[int, int, np.ndarray | None]]:
     """The entry's sentences on the topic: its key quotes, every sentence scoring within `margin` of its best, and
-    (with `topic_nouns`) every sentence that names all of the topic's nouns."""
+    (with `topic_nouns`) every sentence that names at least half of the topic's nouns."""
     scored = getattr(entry, "scored", None) or []
     out: dict[tuple[int, int], np.ndarray | None] = {}
     if scored:
         best = scored[0].score
         text = entry.turn.text
         for x in scored:
-            if x.score >= best - margin or (topic_nouns and all(n in text[x.start:x.end] for n in topic_nouns)):
+            named = sum(n in text[x.start:x.end] for n in topic_nouns)
+            if x.score >= best - margin or (topic_nouns and 2 * named >= len(topic_nouns)):
                 out[(x.start, x.end)] = entry.sentence_vectors.get((x.start, x.end))
     for s, e in entry.quotes:  # a key quote may span sentences: its sentences
         for a, b in sentence_spans(entry.turn.text[s:e]):

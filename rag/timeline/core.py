@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
-from rag.answering.base import citation, nfkc, standard_form
+from rag.answering.base import citation, standard_form
 from rag.answering.extractive import _ASKING, ExtractiveAnswerer  # the answerer's sentence scoring, reused
 from rag.indexing.tokens import bigrams, tokenize
 from rag.language import is_english
@@ -180,8 +180,11 @@ class Searcher:
 
     def score(self, topic: str, cands: list[Candidate], qvec: np.ndarray,
               stored: dict[str, list[tuple[int, int, np.ndarray]]]) -> None:
-        """Each candidate's sentences scored as the extractive answerer scores them against a question (one turn at
-        a time, so that no turn is ranked below another by the retriever's order)."""
+        """Each candidate's sentences scored as the extractive answerer scores them against a question.
+
+        The answerer trusts the retriever's order a little (a small penalty per rank); a timeline judges every turn
+        on its own, so all turns are scored in one call and each turn's rank penalty is taken off again, measured
+        by scoring the first two turns once in swapped order (no constant is copied from the answerer)."""
         memo: dict[str, np.ndarray] = {topic: qvec}
 
         def embed_once(text: str) -> np.ndarray:  # the scorer may embed the topic's focus: once, not per turn
@@ -191,9 +194,26 @@ class Searcher:
 
         scorer = ExtractiveAnswerer(embed_once, lambda keys: {k: stored.get(k, []) for k in keys})
         english = is_english(topic)
+        with_text = [c for c in cands if stored.get(c.key)]
         for c in cands:
-            c.sentences = scorer._score(topic, [Hit(c.key, c.turn, c.meeting, c.fused, c.dense, c.keyword)], qvec,
-                                        [], english) if stored.get(c.key) else []
+            c.sentences = []
+        if not with_text:
+            return
+        hits = [Hit(c.key, c.turn, c.meeting, c.fused, c.dense, c.keyword) for c in with_text]
+        per_rank = 0.0
+        if len(hits) >= 2:
+            alone = scorer._score(topic, [hits[0]], qvec, [], english)
+            second = scorer._score(topic, [hits[1], hits[0]], qvec, [], english)
+            a = max(x.score for x in alone)
+            b = max(x.score for x in second if x.hit.turn_key == hits[0].turn_key)
+            per_rank = a - b
+        by_key = {c.key: c for c in with_text}
+        rank = {h.turn_key: i for i, h in enumerate(hits)}
+        for x in scorer._score(topic, hits, qvec, [], english):  # best first
+            x.score += per_rank * rank[x.hit.turn_key]
+            by_key[x.hit.turn_key].sentences.append(x)
+        for c in with_text:
+            c.sentences.sort(key=lambda x: -x.score)
 
 
 def key_quotes(c: Candidate) -> list[tuple[int, int]]:
@@ -213,11 +233,10 @@ def key_quotes(c: Candidate) -> list[tuple[int, int]]:
     return merged
 
 
-def find_question(entry: Entry, rows: list[tuple[str, Turn, Meeting]], stored, qvec: np.ndarray
-                  ) -> QuestionRef | None:
+def question_turn(entry: Entry, rows: list[tuple[str, Turn, Meeting]]) -> tuple[str, Turn, Meeting] | None:
     """For a reply (an official's turn), the member's question it answers: the nearest turn before it, past the
     chair calling on the speaker and other officials' replies, by a member (or, in minutes that do not label
-    speakers, a turn that asks); quoted at its asking sentence closest to the reply's key sentence and the topic."""
+    speakers, a turn that asks)."""
     if entry.turn.kind not in ANSWERING and not (entry.turn.kind == SpeakerKind.UNKNOWN
                                                  and not _asks(entry.quote_text(0))):
         return None
@@ -229,16 +248,39 @@ def find_question(entry: Entry, rows: list[tuple[str, Turn, Meeting]], stored, q
             continue  # 「市長」「総務部長」: the chair calling on the next speaker
         if turn.kind == SpeakerKind.UNKNOWN and not _asks(turn.text):
             return None
-        sents = stored.get(key, [])
-        if not sents:
-            return None
-        target = entry.quote_vectors[0] if entry.quote_vectors else qvec
-        vecs = np.vstack([v for _, _, v in sents])
-        asking = np.array([0.02 if _asks(turn.text[s:e]) else 0.0 for s, e, _ in sents])
-        i = int(np.argmax(vecs @ target + 0.5 * (vecs @ qvec) + asking))
-        s, e, _ = sents[i]
-        return QuestionRef(key, turn, meeting, s, e)
+        return key, turn, meeting
     return None
+
+
+def quote_question(entry: Entry, found: tuple[str, Turn, Meeting], stored, qvec: np.ndarray) -> QuestionRef | None:
+    """The question's sentence closest to the reply's key sentence and the topic (one that asks, preferably)."""
+    key, turn, meeting = found
+    sents = stored.get(key, [])
+    if not sents:
+        return None
+    target = entry.quote_vectors[0] if entry.quote_vectors else qvec
+    vecs = np.vstack([v for _, _, v in sents])
+    asking = np.array([0.02 if _asks(turn.text[s:e]) else 0.0 for s, e, _ in sents])
+    i = int(np.argmax(vecs @ target + 0.5 * (vecs @ qvec) + asking))
+    s, e, _ = sents[i]
+    return QuestionRef(key, turn, meeting, s, e)
+
+
+def around(store, entries: list[Entry], before: int, after: int) -> dict[str, list[tuple[str, Turn, Meeting]]]:
+    """The turns around each entry in its meeting, fetched in one call: turn keys are "<meeting id>:<order>"
+    (rag.indexing.prepare); an entry whose key is not of that form asks the store for its neighbours."""
+    want: dict[str, list[str]] = {}
+    out: dict[str, list[tuple[str, Turn, Meeting]]] = {}
+    for e in entries:
+        if e.key == f"{e.turn.meeting_id}:{e.turn.order}":
+            want[e.key] = [f"{e.turn.meeting_id}:{o}" for o in range(max(1, e.turn.order - before),
+                                                                     e.turn.order + after + 1)]
+        else:
+            out[e.key] = store.neighbours(e.key, before, after)
+    found = store.turns(sorted({k for ks in want.values() for k in ks}))
+    for key, ks in want.items():
+        out[key] = [(k, *found[k]) for k in ks if k in found]
+    return out
 
 
 def _asks(text: str) -> bool:
@@ -302,14 +344,16 @@ def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: 
     timings["select"] = (time.perf_counter() - t0) * 1000
     t1 = time.perf_counter()
     store = searcher.store
-    rows_of = {e.key: store.neighbours(e.key, QUESTION_LOOKBACK, NEIGHBOURS) for e in entries}
-    wanted = {k for e in entries for k, t, _ in rows_of[e.key] if t.order < e.turn.order}
-    stored = store.sentences(list(wanted)) if wanted else {}
+    rows_of = around(store, entries, QUESTION_LOOKBACK, NEIGHBOURS)
+    asked = {e.key: question_turn(e, rows_of[e.key]) for e in entries}
+    wanted = sorted({q[0] for q in asked.values() if q is not None})
+    stored = store.sentences(wanted) if wanted else {}
     for e in entries:
         rows = rows_of[e.key]
         e.neighbours = [(k, t.order, t.speaker) for k, t, _ in rows
                         if k != e.key and abs(t.order - e.turn.order) <= NEIGHBOURS]
-        e.question = find_question(e, rows, stored, qvec)
+        q = asked[e.key]
+        e.question = quote_question(e, q, stored, qvec) if q is not None else None
     timings["context"] = (time.perf_counter() - t1) * 1000
     entries.sort(key=lambda e: sort_key(e.meeting, e.turn.order))
     for i, e in enumerate(entries, 1):
@@ -340,14 +384,3 @@ def entry_dict(e: Entry) -> dict[str, Any]:
                                 "turn": q.turn, "quote": q.quote, "quote_start": q.quote_start,
                                 "quote_end": q.quote_end, "standard_form": standard_form(q)}
     return out
-
-
-def same_text(a: str, b: str) -> bool:
-    return nfkc(a) == nfkc(b)
-
-
-def iter_pairs(items: Iterable[Any]):
-    items = list(items)
-    for i in range(len(items)):
-        for j in range(i + 1, len(items)):
-            yield items[i], items[j]

@@ -21,9 +21,13 @@ from rag.timeline.core import ANSWERING, Candidate, Searcher, _asks
 
 QUESTION_CUT = 0.88  # a question's relevance to the notice item (calibrated with the timeline's RELEVANCE_CUT)
 MAX_PAIRS = 10
+ASKING_NEAR = 0.03
 MAX_REPLIES = 3
 REPLY_LOOKAHEAD = 8
 _ITEM = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[①-⑳]|[一二三四五六七八九十]+[、.．]|[・●○■□◆◇-])\s*")
+
+
+_TITLE = re.compile(r"通告|質問事項|質問要旨|一般質問|代表質問")
 
 
 @dataclass
@@ -58,6 +62,8 @@ def notice_items(notice: str) -> list[str]:
     """The items of a question notice: numbered or bulleted lines (with the lines that continue them); the whole
     text when it has no items."""
     lines = [ln.strip() for ln in notice.splitlines() if ln.strip()]
+    if len(lines) > 1 and not _ITEM.match(lines[0]) and _TITLE.search(lines[0]) and len(lines[0]) <= 30:
+        lines = lines[1:]  # 「一般質問通告書」「質問事項」: a heading, not a question
     items: list[str] = []
     for ln in lines:
         if _ITEM.match(ln) or not items:
@@ -78,13 +84,16 @@ def _is_question(c: Candidate) -> bool:
 
 
 def _asking_span(c: Candidate) -> tuple[int, int]:
-    """The question's best sentence that asks (its best sentence when none asks)."""
+    """The question's best sentence, or a sentence that asks scoring nearly as well (within ASKING_NEAR)."""
+    if not c.sentences:
+        return 0, min(len(c.turn.text), 200)
+    best = c.sentences[0]
     for x in c.sentences[:6]:
+        if x.score < best.score - ASKING_NEAR:
+            break
         if _asks(c.turn.text[x.start:x.end]):
             return x.start, x.end
-    if c.sentences:
-        return c.sentences[0].start, c.sentences[0].end
-    return 0, min(len(c.turn.text), 200)
+    return best.start, best.end
 
 
 def _replies(store, c: Candidate, q_vec: np.ndarray | None, topic_vec: np.ndarray):

@@ -46,10 +46,6 @@ class TopicTerms:
         scores += [1.0 if p in t else 0.0 for p in loose]
         return sum(scores) / len(scores) if scores else 0.0
 
-    def found(self, text: str) -> list[str]:
-        t = normalise(text)
-        return [w for w in (*self.compounds, *self.parts) if w in t]
-
 
 @lru_cache(maxsize=256)
 def topic_terms(topic: str) -> TopicTerms:

