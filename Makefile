@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 INDEX  ?= index
 
-.PHONY: setup setup-test model run test browser eval bench clean
+.PHONY: setup setup-test model fonts run test browser eval bench clean
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ $(VENV)/.deps-scale: $(VENV)/.deps requirements-scale.txt
 model: $(VENV)/.deps
 	$(PY) -m rag model
 
-setup: $(VENV)/.deps model
+setup: $(VENV)/.deps model fonts
+
+# A Japanese font for the charts (答弁の経過) and screenshots; installed when root, otherwise a hint (not fatal).
+fonts:
+	@fc-list 2>/dev/null | grep -qi ipa || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-gothic >/dev/null; \
+	  else echo "note: no Japanese font (charts will show boxes): sudo apt-get install fonts-ipafont-gothic"; fi; }
 
 $(INDEX)/CURRENT: | setup
 	$(PY) -m rag ingest corpus/sample --index $(INDEX)
