@@ -19,6 +19,7 @@ def is_english(text: str) -> bool:
 
 # a question about procedure itself: a vote, the session, a recess, the next sitting (the chair's turns answer it)
 _ASKS_PROCEDURE = re.compile(r"採決|可決|否決|賛否|賛成多数|反対多数|起立|簡易採決|記名投票|承認|同意|認定|採択|議決|会期|何日間|"
+                             r"決着|決まっ|決定し|決し|選任|指名|互選|当選|署名議員|"
                              r"次回|次の会議|散会|延会|休憩|閉会|開会|\bvot|\bpass|approv|reject|adopt|session|adjourn|"
                              r"recess|next (meeting|sitting)", re.I)
 
