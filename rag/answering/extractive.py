@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
-from rag.language import asks_procedure, focus_of
+from rag.language import asks_procedure, declares_decision, focus_of
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
                                        unmet)
 from rag.indexing.tokens import bigrams
@@ -70,10 +70,6 @@ _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
-# a chair's sentence that declares what was decided: the evidence a procedure question asks for
-_DECLARES = re.compile(r"決定いたしました|決しました|可決されました|否決されました|承認されました|同意(する|いた)ことに決|"
-                       r"認定されました|採択(と|されました)|と認めます|休憩いたします|散会いたします|延会いたします|閉会いたします|"
-                       r"開きます|開議いたします|記名投票|起立多数|起立全員|賛成多数|賛成[0-9０-９]|反対[0-9０-９]|総数")
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
 
@@ -210,7 +206,7 @@ class ExtractiveAnswerer:
                 + (W_UNIT if roles and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
-                + (W_UNIT if procedure and _DECLARES.search(text) else 0.0)
+                + (W_UNIT if procedure and declares_decision(text) else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
         return cands
