@@ -117,6 +117,10 @@ def _item_label(m: re.Match) -> str:
 
 
 def _meets(c: Constraint, text: str, hit: Hit) -> bool:
+    if c.kind == "meeting":  # a meeting whose name states its number is that meeting, whatever its turns mention
+        own = _ORDINAL.findall(nfkc(hit.meeting.name))
+        if own:
+            return c.label in {f"第{kanji_number(n)}回" for n in own}
     if c.kind != "date":
         return c.label in text
     said = {(y, m) for _, _, y, m in find_year_months(text)} | {(int(y), None) for y in _BARE_YEAR.findall(text)}
