@@ -1,4 +1,6 @@
-"""Which language a question is in, and whether it asks about procedure: retrieval and answers adapt to both."""
+"""What a question is: its language, whether it asks about procedure, the persons and places it names, and
+what it asks once the names of its meeting are left out. Retrieval and answers both adapt to these.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import re
 from typing import Sequence
 
 from rag.indexing.tokens import analyse
+from rag.parsing.metadata import find_body
 
 _PLACE_SUFFIX = ("市", "区", "町", "村", "県", "都", "府")
 
@@ -66,8 +69,6 @@ _MEETING_WORDS = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四
 def focus_of(question: str, names: Sequence[str] = ()) -> str:
     """The question without the names of the meeting it is about (its body, places, session, year, meeting
     number): what it asks. `names`: further strings to leave out (a question's constraint labels)."""
-    from rag.parsing.metadata import find_body
-
     text = question
     body = find_body(text)
     places = [w for kind, w in proper_nouns(question) if kind == "place"]
