@@ -366,6 +366,9 @@ def _fetch(query, folder, base_url, delay, timeout, retries, page_size, search_l
 def _walk(query, client, state, flog, folder, report, run_key, since, until, conditions, page_size, search_limit,
           progress, log, on_meeting, on_page):
     """The paging loop; returns the progress bar (closed by the caller). Mid-run FetchErrors go to report.error."""
+    # meetings whose provenance is logged; one saved by a run killed before it could log it is logged when seen
+    logged = {e.get("issueID") for e in flog.entries() if e.get("kind") == "meeting" and e.get("status") in
+              ("new", "changed")}
     bar = None
     try:
         run = state.runs.get(run_key)
@@ -435,6 +438,10 @@ def _walk(query, client, state, flog, folder, report, run_key, since, until, con
                     continue
                 seen_ids.add(iid)
                 res = keep_meeting(rec, folder)
+                if res.status == "unchanged" and iid not in logged:
+                    res.status = "new"  # kept by an interrupted run that could not log it: its provenance, now
+                if res.status in ("new", "changed"):
+                    logged.add(iid)
                 report.meetings.append(res)
                 flog.append({"kind": "meeting", "issueID": iid, "file": res.file, "status": res.status,
                              "url": resp.url, "meetingURL": res.url, "fetched_at": fetched_at, "query": report.query,
