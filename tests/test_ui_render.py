@@ -174,6 +174,9 @@ def test_stats_and_ingest_report_markdown():
                             "date_to": None}, [{"doc": "a<b>.txt", "format": "text", "turns": 3, "bodies": ",", "date": None}],
                            man, "extractive", "hybrid")
     assert "| 文書数 | **2** |" in md and "a&lt;b&gt;\\.txt" in md and "<b>" not in md
+    milvus = ui.stats_markdown({"documents": 0, "meetings": 0, "turns": 0, "chunks": 0, "store": "milvus",
+                                "edition": "lite", "location": "/idx/milvus.db"}, [], man, "extractive", "hybrid")
+    assert "| 保存先 | milvus、lite、/idx/milvus\\.db |" in milvus
     report = SimpleNamespace(added=["new.txt"], replaced=[], unchanged=[], warnings=[],
                              skipped=[("/idx/uploads/x/bad.pdf", "PDF ではありません")], turns=4, seconds=0.5,
                              documents=1)

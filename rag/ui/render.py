@@ -268,6 +268,7 @@ def stats_markdown(stats: dict[str, Any], documents: list[dict[str, Any]], manif
         f"| 発言数 | **{stats['turns']}**（検索単位 {stats['chunks']}） |",
         f"| 団体 | {escape_md(bodies) or '—'} |",
         f"| 期間 | {escape_md(period) or '—'} |",
+        f"| 保存先 | {escape_md(_join((stats.get('store') or getattr(manifest, 'store', None), stats.get('edition'), stats.get('location')), '、'))} |",
         f"| 埋め込みモデル | {model} |",
         f"| 回答モード | {escape_md(answer_mode)} |",
         f"| 検索方式 | {escape_md(retrieval)} |",
