@@ -153,3 +153,26 @@ def evaluation_index(tmp_path_factory, default_embedder, model_cache_dir):
     report = ingest([SAMPLE_CORPUS], settings, rebuild=True, embedder=default_embedder, progress=False)
     assert report.documents == 5, report.summary()
     return Path(settings.index_dir)
+
+
+# --- browser fixture (tests/test_ui_browser.py, tests/test_timeline_ui_browser.py) -----------------------
+# Debian's chromium driven by Playwright, started once per session (no browser download).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@_pytest.fixture(scope="session")
+def chromium_browser():
+    import shutil
+    from pathlib import Path
+
+    path = _os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        _pytest.fail("chromium is missing: the browser tests need Debian's chromium. Install it with `make browser` "
+                     "(or `sudo apt-get install chromium`), or point RAG_CHROMIUM at a Chromium binary.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -8,42 +8,19 @@ stays text. Screenshot: artifacts/ui-timeline.png.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TIMEOUT = 120_000  # ms; two shared CPU cores
 TOPIC = "システム標準化"
 
 
-def _chromium() -> str:
-    path = os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail("chromium is missing: install it with `make browser` (or `sudo apt-get install chromium`), or "
-                    "point RAG_CHROMIUM at a Chromium binary.", pytrace=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tl_browser():
-    exe = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture()
-def tl_page(tl_browser, ui_app_server):
-    ctx = tl_browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
+def tl_page(chromium_browser, ui_app_server):
+    ctx = chromium_browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
     pg = ctx.new_page()
     pg.dialogs = []  # any alert() would be an injected script running
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))

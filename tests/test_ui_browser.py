@@ -6,43 +6,19 @@ Screenshots go to artifacts/ (git-ignored): ui-answer.png, ui-phone.png, ui-xss.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ANSWER_TIMEOUT = 120_000  # ms; two shared CPU cores
 
 
-def _chromium() -> str:
-    path = os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail("chromium is missing: the browser tests need Debian's chromium. Install it with `make browser` "
-                    "(or `sudo apt-get install chromium`), or point RAG_CHROMIUM at a Chromium binary.",
-                    pytrace=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def ui_browser():
-    exe = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture()
-def page(ui_browser, ui_app_server):
-    ctx = ui_browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
+def page(chromium_browser, ui_app_server):
+    ctx = chromium_browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
                                  permissions=["clipboard-read", "clipboard-write"])
     pg = ctx.new_page()
     pg.dialogs = []  # any alert() would be an injected script running
@@ -202,9 +178,9 @@ def test_upload_is_counted_in_index_state(page, tmp_path):
     assert "upload_minutes.txt" in page.locator("#stats").inner_text()
 
 
-def test_phone_sized_window(ui_browser, ui_app_server):
+def test_phone_sized_window(chromium_browser, ui_app_server):
     ARTIFACTS.mkdir(exist_ok=True)
-    ctx = ui_browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", is_mobile=True,
+    ctx = chromium_browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", is_mobile=True,
                                  has_touch=True, device_scale_factor=2)
     pg = ctx.new_page()
     try:

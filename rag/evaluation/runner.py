@@ -35,17 +35,22 @@ def _stderr(s: str) -> None:
 # ------------------------------------------------------------------ inputs
 
 
-def load_questions(path: Path) -> list[dict[str, Any]]:
-    if not Path(path).is_file():
-        raise RagError(f"no such question set: {path}")
-    out = []
+def read_jsonl(path: Path):
+    """(line number, object) of each non-blank line of a JSONL file; RagError naming the line that is not JSON."""
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            q = json.loads(line)
+            yield n, json.loads(line)
         except json.JSONDecodeError as e:
             raise RagError(f"{path} line {n} is not JSON: {e}") from None
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    if not Path(path).is_file():
+        raise RagError(f"no such question set: {path}")
+    out = []
+    for n, q in read_jsonl(path):
         if not isinstance(q, dict) or not q.get("question") or not q.get("id"):
             raise RagError(f"{path} line {n}: a question needs at least 'id' and 'question'")
         q.setdefault("type", "unanswerable" if q.get("quote") is None else "fact")

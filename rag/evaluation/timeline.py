@@ -56,15 +56,11 @@ def is_timeline_set(path: Path) -> bool:
 
 
 def load_set(path: Path) -> list[dict[str, Any]]:
+    from rag.evaluation.runner import read_jsonl
+
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RagError(f"{path} line {n} is not JSON: {e}") from None
-        if not item.get("id") or not item.get("topic") or "gold" not in item:
+    for n, item in read_jsonl(path):
+        if not isinstance(item, dict) or not item.get("id") or not item.get("topic") or "gold" not in item:
             raise RagError(f"{path} line {n}: a timeline topic needs 'id', 'topic' and 'gold'")
         out.append(item)
     if not out:

@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,7 +54,8 @@ def manifest_of(folder: Path) -> Manifest | None:
 
 
 class LocalStore:
-    """Read side of an index folder: the live generation, loaded at open."""
+    """Read side of an index folder: the live generation. The catalog opens at once; FAISS and BM25 load on
+    first use, so reading fingerprints (ingest), stats or facets never loads the vectors."""
 
     def __init__(self, folder: Path, generation: Path):
         self.folder = folder
@@ -62,10 +64,19 @@ class LocalStore:
         self.manifest = Manifest.from_json((generation / MANIFEST).read_text(encoding="utf-8"))
         self.manifest.check_format(str(folder))  # before anything is loaded
         self.catalog = Catalog(generation / CATALOG, readonly=True)
-        self.vectors = VectorIndex.load(generation / VECTORS)
-        self.sentence_index = VectorIndex.load(generation / SENTENCES)
-        self.keyword = KeywordIndex.load(generation / KEYWORD)
         self._allowed: OrderedDict[Filters, list[int]] = OrderedDict()  # a question searches twice with one filter
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        return VectorIndex.load(self.generation / VECTORS)
+
+    @cached_property
+    def sentence_index(self) -> VectorIndex:
+        return VectorIndex.load(self.generation / SENTENCES)
+
+    @cached_property
+    def keyword(self) -> KeywordIndex:
+        return KeywordIndex.load(self.generation / KEYWORD)
 
     # ------------------------------------------------------------ search
     def _allowed_ids(self, filters: Filters | None) -> list[int] | None:
