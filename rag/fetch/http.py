@@ -165,11 +165,16 @@ class PoliteClient:
         # %20 for spaces (the API splits words on spaces), UTF-8 percent-encoding for Japanese
         return base + ("?" + urlencode(clean, quote_via=quote) if clean else "")
 
-    def _once(self, url: str, check: Callable[[Response], None] | None) -> Response:
+    def _once(self, url: str, check: Callable[[Response], None] | None,
+              form: dict[str, Any] | None = None) -> Response:
         self._pace()
         self.requests += 1
         try:
-            r = self.session.get(url, timeout=(min(self.timeout, 10.0), self.timeout), allow_redirects=True)
+            timeout = (min(self.timeout, 10.0), self.timeout)
+            if form is None:
+                r = self.session.get(url, timeout=timeout, allow_redirects=True)
+            else:  # a form POST (application/x-www-form-urlencoded), as a search page's own script sends it
+                r = self.session.post(url, data=form, timeout=timeout, allow_redirects=True)
             data = r.content  # read it all here, inside the timeout
         except requests.Timeout:
             raise Retryable(f"timed out after {self.timeout:g} s waiting for {url}") from None
@@ -193,8 +198,9 @@ class PoliteClient:
         return resp
 
     def get(self, path: str, params: dict[str, Any] | None = None,
-            check: Callable[[Response], None] | None = None) -> Response:
-        """GET with pacing and retries. `check(resp)` may raise Retryable (try again) or FetchError (stop)."""
+            check: Callable[[Response], None] | None = None, form: dict[str, Any] | None = None) -> Response:
+        """GET (or, with `form`, a form POST) with pacing and retries. `check(resp)` may raise Retryable (try
+        again) or FetchError (stop)."""
         url = self.url(path, params)
         attempts = self.retries + 1
 
@@ -206,7 +212,7 @@ class PoliteClient:
                             retry=retry_if_exception_type(Retryable), sleep=self._wait,
                             before_sleep=before_sleep, reraise=True)
         try:
-            return retrying(self._once, url, check)
+            return retrying(self._once, url, check, form)
         except Retryable as e:
             if attempts == 1:
                 raise FetchError(str(e)) from None
@@ -215,16 +221,17 @@ class PoliteClient:
 
     def get_json(self, path: str, params: dict[str, Any] | None = None,
                  api_error: Callable[[Any, Response], str | None] | None = None,
-                 busy: Callable[[Any], bool] | None = None) -> tuple[Any, Response]:
-        """GET a JSON document. One-line FetchErrors for: an HTML (or XML) page where JSON was expected,
-        cut-off JSON (retried first), other broken JSON, an error the API states in its JSON (`api_error`
-        returns its message; `busy` says whether it is worth retrying)."""
+                 busy: Callable[[Any], bool] | None = None,
+                 form: dict[str, Any] | None = None) -> tuple[Any, Response]:
+        """GET (or, with `form`, POST) a JSON document. One-line FetchErrors for: an HTML (or XML) page where
+        JSON was expected, cut-off JSON (retried first), other broken JSON, an error the API states in its JSON
+        (`api_error` returns its message; `busy` says whether it is worth retrying)."""
         holder: dict[str, Any] = {}
 
         def check(resp: Response) -> None:
             holder["obj"] = decode_json(resp, api_error, busy)
 
-        resp = self.get(path, params, check)
+        resp = self.get(path, params, check, form)
         return holder["obj"], resp
 
     # ------------------------------------------------------------ robots.txt

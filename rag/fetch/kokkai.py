@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from rag.answering.base import ATTRIBUTION, attribution_note, is_kokkai  # noqa: F401  (re-exported)
 from rag.config import PROJECT_ROOT
+from rag.fetch.common import parse_day as _date, query_key as _key, remember_success, resolve_window
 from rag.fetch.corpus import (FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps,
                               write_atomic)
 from rag.fetch.http import USER_AGENT, FetchError, PoliteClient, Response, check_delay, now_iso
@@ -76,17 +77,6 @@ class KokkaiQuery:
         return ", ".join(parts)
 
 
-def _key(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
-
-
-def _date(value: str, what: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
-        raise FetchError(f"{what} must be a date YYYY-MM-DD (got {value!r})") from None
-
-
 def validate(query: KokkaiQuery) -> None:
     if query.house and query.house not in HOUSES:  # the API silently ignores a house it does not know
         raise FetchError(f"--house must be one of {', '.join(HOUSES)} (got {query.house!r})")
@@ -98,22 +88,8 @@ def validate(query: KokkaiQuery) -> None:
 
 def resolve_dates(query: KokkaiQuery, state: FetchState, lookback_days: int, today: date) -> tuple[date, date, str]:
     """(from, until, a note on how they were chosen)."""
-    until = _date(query.until, "--until") if query.until else today
-    note = ""
-    if query.since == "last":
-        last = state.queries.get(_key(query.conditions()))
-        if not last:
-            raise FetchError(f"--since last: no earlier successful fetch of this query in {state.path.parent} "
-                             f"({query.describe('?')}); give --since YYYY-MM-DD the first time")
-        covered = _date(last["until"], "the saved end date")
-        since = max(covered - timedelta(days=max(0, lookback_days)), _date(FIRST_DATE, "first date"))
-        note = (f"since last: the last successful fetch of this query ({last.get('finished_at', '?')}) covered "
-                f"meetings up to {covered}; starting {lookback_days} days earlier, at {since}, for minutes published late")
-    else:
-        since = _date(query.since, "--since")
-    if since > until:
-        raise FetchError(f"--since {since} is after --until {until}")
-    return since, until, note
+    return resolve_window(query.since, query.until, state, query.conditions(), lookback_days, today, FIRST_DATE,
+                          query.describe("?"))
 
 
 # ---------------------------------------------------------------- results
@@ -473,11 +449,7 @@ def _walk(query, client, state, flog, folder, report, run_key, since, until, con
             if other.get("conditions") == conditions and since.isoformat() <= other.get("from", "") \
                     and other.get("until", "9999") <= until.isoformat():
                 state.runs.pop(key)
-        qkey = _key(conditions)
-        prev = state.queries.get(qkey, {})
-        covered = max(until.isoformat(), prev.get("until", ""))
-        state.queries[qkey] = {"conditions": conditions, "from": since.isoformat(), "until": covered,
-                               "finished_at": now_iso()}
+        remember_success(state, conditions, since, until, now_iso())
         state.save()
         flog.append({"kind": "run", "event": "done", "fetched_at": now_iso(), "query": report.query, "status": "ok",
                      "meetings": len(report.meetings)})
