@@ -113,36 +113,65 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model", help="build (first time only) and check the embedding model")
     _settings_args(p)
 
-    p = sub.add_parser("fetch", help="bring minutes in from where they are published: the Diet's minutes API "
-                                     "(国会会議録検索システム), kept in a corpus folder and optionally indexed")
-    p.add_argument("source", choices=["kokkai"], help="kokkai: the Diet's minutes API (meeting-level, full text)")
-    p.add_argument("--since", required=True,
+    p = sub.add_parser("fetch", help="bring minutes in from where they are published (the Diet's minutes API, a "
+                                     "DiscussNet minutes system), kept in a corpus folder and optionally indexed")
+    fetchers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    common = argparse.ArgumentParser(add_help=False)  # what every fetcher takes
+    common.add_argument("--until", help="meetings on or before YYYY-MM-DD (default: today)")
+    common.add_argument("--out", type=Path, default=None,
+                        help="corpus folder for the raw responses, fetch-log.jsonl and the state (default "
+                             "corpus/fetched/<source>, under RAG_FETCH_DIR)")
+    common.add_argument("--delay", type=float, default=None,
+                        help="seconds between requests (default 3 for kokkai, as the API asks, 2 for discussnet; at "
+                             "least 1 unless the server is on 127.0.0.1)")
+    common.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a response (default 30)")
+    common.add_argument("--retries", type=int, default=4,
+                        help="retries with back-off after a 5xx, 429 (Retry-After honoured) or timeout (default 4)")
+    common.add_argument("--ignore-robots", action="store_true",
+                        help="fetch even where the site's robots.txt disallows it: for your own use only, and at your "
+                             "own responsibility")
+    common.add_argument("--ingest", action="store_true", help="index the fetched meetings afterwards")
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _settings_args(common)
+
+    f = fetchers.add_parser("kokkai", parents=[common], help="the Diet's minutes API (国会会議録検索システム; "
+                                                            "meeting-level, full text)")
+    f.add_argument("--since", required=True,
                    help="meetings on or after YYYY-MM-DD, or 'last': since the last successful fetch of the same "
                         "query (kept in --out), minus --lookback-days")
-    p.add_argument("--until", help="meetings on or before YYYY-MM-DD (default: today)")
-    p.add_argument("--house", choices=["衆議院", "参議院", "両院", "両院協議会"], help="house (nameOfHouse)")
-    p.add_argument("--meeting", help="meeting name, e.g. 本会議 (space-separated names: any of them)")
-    p.add_argument("--speaker", help="speaker name")
-    p.add_argument("--any", help="words in the speeches (space-separated: all of them)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="corpus folder for the raw responses, fetch-log.jsonl and the state (default corpus/fetched/kokkai)")
-    p.add_argument("--base-url", default=None,
+    f.add_argument("--house", choices=["衆議院", "参議院", "両院", "両院協議会"], help="house (nameOfHouse)")
+    f.add_argument("--meeting", help="meeting name, e.g. 本会議 (space-separated names: any of them)")
+    f.add_argument("--speaker", help="speaker name")
+    f.add_argument("--any", help="words in the speeches (space-separated: all of them)")
+    f.add_argument("--base-url", default=None,
                    help="API address (default https://kokkai.ndl.go.jp): a mirror, a proxy or a test server")
-    p.add_argument("--delay", type=float, default=None,
-                   help="seconds between requests (default 3, as the API asks; at least 1 unless the server is on 127.0.0.1)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a response (default 30)")
-    p.add_argument("--retries", type=int, default=4,
-                   help="retries with back-off after a 5xx, 429 (Retry-After honoured) or timeout (default 4)")
-    p.add_argument("--lookback-days", type=int, default=60,
+    f.add_argument("--lookback-days", type=int, default=60,
                    help="with --since last, start this many days before the last fetch's end: minutes are "
                         "published weeks after the meeting (default 60)")
-    p.add_argument("--ignore-robots", action="store_true",
-                   help="fetch even where the site's robots.txt disallows it: for your own use only, and at your "
-                        "own responsibility")
-    p.add_argument("--ingest", action="store_true", help="index the fetched meetings afterwards")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _settings_args(p)
+
+    f = fetchers.add_parser("discussnet", parents=[common],
+                            help="a body's DiscussNet SSP minutes system (会議録検索システム, ssp.kaigiroku.net or "
+                                 "the body's own server)")
+    f.add_argument("--base-url", required=True,
+                   help="the body's minutes system, any address under /tenant/<name>/, e.g. "
+                        "https://ssp.kaigiroku.net/tenant/hakodate/ or http://giji.city.yokohama.lg.jp/tenant/yokohama/")
+    f.add_argument("--since", default=None,
+                   help="days on or after YYYY-MM-DD, or 'last': since the last successful fetch from this system "
+                        "(kept in --out), minus --lookback-days (default: every day the system holds)")
+    f.add_argument("--council", help="words in the council's name or type, e.g. 本会議 or 予算特別委員会 "
+                                     "(space-separated: any of them)")
+    f.add_argument("--all-types", action="store_true",
+                   help="also the 資料 branch (agendas, vote lists, reports), not only the minutes")
+    f.add_argument("--body", help="the body's name for every fetched day, e.g. 函館市議会 (default: as the minutes "
+                                  "state it)")
+    f.add_argument("--recheck", action="store_true",
+                   help="fetch every day again to compare, not only those whose listing changed")
+    f.add_argument("--api-url", default=None, help="the system's JSON API, when not at /dnp/search of the same host")
+    f.add_argument("--tenant-id", type=int, default=None, help="the tenant's number, when its tenant.js cannot be read")
+    f.add_argument("--lookback-days", type=int, default=90,
+                   help="with --since last, start this many days before the last fetch's end: local minutes are "
+                        "published one to three months after the meeting (default 90)")
 
     p = sub.add_parser("timeline", help="every statement on a topic across meetings in date order, with the changes "
                                         "between them and similar past questions (答弁の経過)")
