@@ -540,12 +540,17 @@ def _walk(tenant, api_host, js_host, state, flog, folder, report, run_key, condi
             bar.reset(total=total)
             bar.unit = "day"
             bar.set_description(f"discussnet {tenant.slug}")
+        unsaved = 0
         while run["todo"]:
             item = run["todo"][0]
+            asked = api_host.requests
             res = _keep_day(tenant, api_host, tid, item, folder, body, recheck, logged, flog, report.query)
             report.minutes.append(res)
             run["todo"].pop(0)
-            state.save()
+            unsaved += 1
+            if api_host.requests > asked or unsaved >= 50:  # where to go on from (a day skipped costs nothing to redo)
+                state.save()
+                unsaved = 0
             if res.status == "empty":
                 log(f"{item['meeting']} {item.get('date') or ''}: {res.note}")
             if bar is not None:
