@@ -74,18 +74,18 @@ def _questions(n: int = 20) -> list[str]:
     return [r["question"] for r in rows if r.get("type") != "unanswerable"][:n]
 
 
-def _same_ranking(a, b, what: str) -> None:
-    """Same keys in the same order, up to ties (equal scores within 1e-4 may swap, also at the cut)."""
+def _same_ranking(a, b, what: str, tol: float = 1e-4) -> None:
+    """Same keys in the same order, up to ties (equal scores within `tol` may swap, also at the cut)."""
     assert len(a) == len(b), what
     sa, sb = [s for _, s in a], [s for _, s in b]
-    assert np.allclose(sa, sb, rtol=1e-5, atol=1e-4), (what, sa, sb)
+    assert np.allclose(sa, sb, rtol=1e-5, atol=tol), (what, sa, sb)
     ka, kb = [r.key for r, _ in a], [r.key for r, _ in b]
     tail = sa[-1] if sa else 0
     for i, (x, y) in enumerate(zip(ka, kb)):
         if x != y:  # only where the scores tie
-            tied_a = {k for k, s in zip(ka, sa) if abs(s - sa[i]) <= 1e-4}
-            tied_b = {k for k, s in zip(kb, sb) if abs(s - sb[i]) <= 1e-4}
-            assert tied_a == tied_b or abs(sa[i] - tail) <= 1e-4, (what, i, ka, kb)
+            tied_a = {k for k, s in zip(ka, sa) if abs(s - sa[i]) <= 2 * tol}
+            tied_b = {k for k, s in zip(kb, sb) if abs(s - sb[i]) <= 2 * tol}
+            assert tied_a == tied_b or abs(sa[i] - tail) <= 2 * tol, (what, i, ka, kb)
 
 
 def test_same_top10_as_the_local_backend(pair, embedder):
@@ -94,7 +94,9 @@ def test_same_top10_as_the_local_backend(pair, embedder):
     assert local.stats()["chunks"] == milvus.stats()["chunks"]
     for q in _questions(20):
         vec = embedder.embed_query(q)
-        _same_ranking(local.search_dense(vec, 10), milvus.search_dense(vec, 10), f"dense {q}")
+        # the local store keeps chunk vectors as float16 codes: its inner products are float32's within ~1e-3
+        # (the hashing embedder's many equal components round alike; real model vectors agree within ~1e-5)
+        _same_ranking(local.search_dense(vec, 10), milvus.search_dense(vec, 10), f"dense {q}", tol=1e-3)
         toks = tokenize(q, "both")
         _same_ranking(local.search_keyword(toks, 10), milvus.search_keyword(toks, 10), f"keyword {q}")
         ra, rb = Retriever(local, embedder), Retriever(milvus, embedder)
@@ -124,8 +126,10 @@ def test_records_match_the_local_backend(pair):
     assert [k for k, _, _ in local.neighbours(ref.turn_key, 2, 2)] == [k for k, _, _ in milvus.neighbours(ref.turn_key, 2, 2)]
     sa, sb = local.sentences([ref.turn_key])[ref.turn_key], milvus.sentences([ref.turn_key])[ref.turn_key]
     assert [(s, e) for s, e, _ in sa] == [(s, e) for s, e, _ in sb]
-    assert np.allclose(np.vstack([v for *_, v in sa]), np.vstack([v for *_, v in sb]), atol=1e-6)
-    assert np.allclose(local.chunk_vectors([ref.key]), milvus.chunk_vectors([ref.key]), atol=1e-6)
+    # the local store keeps sentence vectors as int8 codes with a scale each, chunk vectors as float16
+    va, vb = np.vstack([v for *_, v in sa]), np.vstack([v for *_, v in sb])
+    assert np.allclose(va, vb, atol=5e-3) and np.min(np.sum(va * vb, axis=1)) > 0.999
+    assert np.allclose(local.chunk_vectors([ref.key]), milvus.chunk_vectors([ref.key]), atol=1e-3)
     assert local.facets() == milvus.facets()
     sa, sb = local.stats(), milvus.stats()
     for k in ("documents", "meetings", "turns", "chunks", "bodies", "date_from", "date_to"):

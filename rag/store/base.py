@@ -17,7 +17,8 @@ import numpy as np
 from rag.errors import IndexMismatch
 from rag.records import ChunkRef, Filters, Meeting, PreparedDocument, Turn
 
-FORMAT_VERSION = 3  # 3: stable string keys for turns and chunks
+FORMAT_VERSION = 4  # 3: stable string keys for turns and chunks; 4: compact local index (float16 chunk vectors
+# or IVF, int8 sentence vectors, BM25 postings instead of token text, each text stored once)
 
 
 @dataclass

@@ -3,14 +3,22 @@
 FAISS and BM25 know only integer chunk ids, which never leave the local backend; the rest of
 the system sees the stable string keys of turns and chunks. Everything a citation needs lives
 here, and the metadata filters (body, meeting, dates, speaker, kind, agenda) are SQL over these tables.
+
+Each text is stored once: a turn's text (deflated), with its pieces (offsets in the document text) and its
+quotable sentences as offsets in it; a chunk is a span of its turn (its key is the turn's key and its number).
+The document text itself is not kept (nothing reads it: quotes are found and shown in the turn text, and the
+pieces still say where each turn sits in the source). Keyword tokens live in the BM25 index (keyword.py),
+sentence vectors beside the chunk vectors (vectors.py).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from pathlib import Path
-from typing import Iterable, Iterator
+
+import numpy as np
 
 from rag.records import ChunkRef, Filters, Meeting, PreparedDocument, SpeakerKind, Turn
 
@@ -23,7 +31,6 @@ CREATE TABLE IF NOT EXISTS documents (
     format TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     fingerprint TEXT NOT NULL,         -- bytes + metadata + parser version: unchanged means skip
-    text TEXT NOT NULL,                -- parsed document text; all offsets refer to it
     warnings TEXT NOT NULL DEFAULT '[]',
     ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
@@ -43,24 +50,20 @@ CREATE TABLE IF NOT EXISTS turns (
     ord INTEGER NOT NULL,
     speaker TEXT NOT NULL, speaker_name TEXT, speaker_role TEXT, speaker_group TEXT,
     kind TEXT NOT NULL, agenda TEXT, procedural INTEGER NOT NULL DEFAULT 0,
-    text TEXT NOT NULL, pieces TEXT NOT NULL, url TEXT
+    text BLOB NOT NULL,                -- zlib-deflated UTF-8
+    pieces BLOB NOT NULL,              -- (start, end) offsets in the document text (pack_spans)
+    url TEXT,
+    sentences BLOB                     -- quotable sentences: (start, end) offsets in the turn text (pack_spans)
 );
 CREATE INDEX IF NOT EXISTS turns_meeting ON turns(meeting_id, ord);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the id FAISS and BM25 know; never reused, since removals
                                            -- reach FAISS only at commit
-    key TEXT UNIQUE NOT NULL,
     turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
-    start INTEGER NOT NULL, end INTEGER NOT NULL,   -- offsets in the turn text
-    tokens TEXT NOT NULL               -- keyword tokens, space separated
+    n INTEGER NOT NULL,                -- its number in the turn: key = turn key + ":c" + n
+    start INTEGER NOT NULL, end INTEGER NOT NULL    -- offsets in the turn text
 );
-CREATE INDEX IF NOT EXISTS chunks_turn ON chunks(turn_id);
-CREATE TABLE IF NOT EXISTS sentences (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- id in sentences.faiss; candidates for quoting
-    turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
-    start INTEGER NOT NULL, end INTEGER NOT NULL   -- offsets in the turn text
-);
-CREATE INDEX IF NOT EXISTS sentences_turn ON sentences(turn_id);
+CREATE INDEX IF NOT EXISTS chunks_turn ON chunks(turn_id, n);
 """
 
 
@@ -130,20 +133,19 @@ class Catalog:
         q = "SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id WHERE t.document_id = ?"
         return [r[0] for r in self.db.execute(q, (document_id,))]
 
-    def sentence_ids_of_document(self, document_id: int) -> list[int]:
-        q = "SELECT s.id FROM sentences s JOIN turns t ON t.id = s.turn_id WHERE t.document_id = ?"
-        return [r[0] for r in self.db.execute(q, (document_id,))]
+    def turn_ids_of_document(self, document_id: int) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM turns WHERE document_id = ?", (document_id,))]
 
     def delete_document(self, document_id: int) -> None:
         self.db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
 
-    def add_document(self, doc: PreparedDocument) -> tuple[list[int], list[int]]:
-        """Insert a prepared document; return the new chunk ids and sentence ids (in doc.chunks/sentences order)."""
+    def add_document(self, doc: PreparedDocument) -> tuple[list[int], dict[str, int]]:
+        """Insert a prepared document; return the new chunk ids (in doc.chunks order) and the turn ids by key."""
         parsed = doc.parsed
         cur = self.db.execute(
-            "INSERT INTO documents(key, doc, source, format, content_hash, fingerprint, text, warnings)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (doc.key, parsed.doc, parsed.source, parsed.format, parsed.content_hash, doc.fingerprint, parsed.text,
+            "INSERT INTO documents(key, doc, source, format, content_hash, fingerprint, warnings)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (doc.key, parsed.doc, parsed.source, parsed.format, parsed.content_hash, doc.fingerprint,
              json.dumps(parsed.warnings, ensure_ascii=False)),
         )
         document_id = int(cur.lastrowid)  # type: ignore[arg-type]
@@ -154,35 +156,33 @@ class Catalog:
                 (m.id, document_id, m.doc, m.source, m.body, m.name, m.date, m.place,
                  json.dumps(m.agenda, ensure_ascii=False), m.content_hash),
             )
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for x in doc.sentences:
+            spans.setdefault(x.turn_key, []).append((x.start, x.end))
         turn_ids: dict[str, int] = {}
         for key, t in zip(doc.turn_keys, parsed.turns):
             cur = self.db.execute(
                 "INSERT INTO turns(key, document_id, meeting_id, ord, speaker, speaker_name, speaker_role,"
-                " speaker_group, kind, agenda, procedural, text, pieces, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " speaker_group, kind, agenda, procedural, text, pieces, url, sentences)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (key, document_id, t.meeting_id, t.order, t.speaker, t.speaker_name, t.speaker_role,
-                 t.speaker_group, SpeakerKind(t.kind).value, t.agenda, int(t.procedural), t.text,
-                 json.dumps(t.pieces), t.url),
+                 t.speaker_group, SpeakerKind(t.kind).value, t.agenda, int(t.procedural), pack_text(t.text),
+                 pack_spans(t.pieces), t.url, pack_spans(spans.get(key, []))),
             )
             turn_ids[key] = int(cur.lastrowid)  # type: ignore[arg-type]
-        chunk_ids = [
-            int(self.db.execute("INSERT INTO chunks(key, turn_id, start, end, tokens) VALUES (?,?,?,?,?)",
-                                (c.key, turn_ids[c.turn_key], c.start, c.end, " ".join(c.tokens))).lastrowid)
-            for c in doc.chunks
-        ]
-        sentence_ids = [
-            int(self.db.execute("INSERT INTO sentences(turn_id, start, end) VALUES (?,?,?)",
-                                (turn_ids[x.turn_key], x.start, x.end)).lastrowid)
-            for x in doc.sentences
-        ]
-        return chunk_ids, sentence_ids
+        chunk_ids = []
+        for c in doc.chunks:
+            turn_key, n = split_chunk_key(c.key)
+            if turn_key != c.turn_key:
+                raise ValueError(f"chunk key {c.key!r} is not its turn's key {c.turn_key!r} + ':c' + a number")
+            chunk_ids.append(int(self.db.execute("INSERT INTO chunks(turn_id, n, start, end) VALUES (?,?,?,?)",
+                                                 (turn_ids[c.turn_key], n, c.start, c.end)).lastrowid))
+        return chunk_ids, turn_ids
 
     def commit(self) -> None:
         self.db.commit()
 
     # ------------------------------------------------------------ reads
-    def all_chunk_tokens(self) -> Iterator[tuple[int, str]]:
-        yield from self.db.execute("SELECT id, tokens FROM chunks ORDER BY id")
-
     def chunk_ids(self, filters: Filters) -> list[int]:
         clause, args = where(filters)
         q = ("SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id JOIN meetings m ON m.id = t.meeting_id"
@@ -192,17 +192,23 @@ class Catalog:
     def chunks_by_id(self, ids: list[int]) -> dict[int, ChunkRef]:
         out: dict[int, ChunkRef] = {}
         for part in _batches(ids):
-            q = ("SELECT c.id, c.key, t.key AS turn_key, c.start, c.end FROM chunks c JOIN turns t ON t.id = c.turn_id"
+            q = ("SELECT c.id, c.n, t.key AS turn_key, c.start, c.end FROM chunks c JOIN turns t ON t.id = c.turn_id"
                  f" WHERE c.id IN ({_marks(part)})")
             for r in self.db.execute(q, part):
-                out[r["id"]] = ChunkRef(r["key"], r["turn_key"], r["start"], r["end"])
+                out[r["id"]] = ChunkRef(f"{r['turn_key']}:c{r['n']}", r["turn_key"], r["start"], r["end"])
         return out
 
     def chunk_ids_of(self, keys: list[str]) -> dict[str, int]:
         out: dict[str, int] = {}
-        for part in _batches(keys):
-            out.update({r["key"]: r["id"] for r in
-                        self.db.execute(f"SELECT id, key FROM chunks WHERE key IN ({_marks(part)})", part)})
+        for key in keys:
+            try:
+                turn_key, n = split_chunk_key(key)
+            except ValueError:
+                continue
+            row = self.db.execute("SELECT c.id FROM turns t JOIN chunks c ON c.turn_id = t.id"
+                                  " WHERE t.key = ? AND c.n = ?", (turn_key, n)).fetchone()
+            if row is not None:
+                out[key] = row[0]
         return out
 
     def turns(self, keys: list[str]) -> dict[str, tuple[Turn, Meeting]]:
@@ -228,14 +234,13 @@ class Catalog:
         found = self.turns(keys)
         return [(k, *found[k]) for k in keys if k in found]
 
-    def sentences_of(self, turn_keys: list[str]) -> dict[str, list[tuple[int, int, int]]]:
-        """turn key -> [(sentence id, start, end)] in order."""
-        out: dict[str, list[tuple[int, int, int]]] = {k: [] for k in turn_keys}
+    def sentences_of(self, turn_keys: list[str]) -> dict[str, tuple[int, list[tuple[int, int]]]]:
+        """turn key -> (turn id, [(start, end)] of its quotable sentences in order); unknown keys are left out."""
+        out: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         for part in _batches(turn_keys):
-            q = ("SELECT s.id, t.key AS turn_key, s.start, s.end FROM sentences s JOIN turns t ON t.id = s.turn_id"
-                 f" WHERE t.key IN ({_marks(part)}) ORDER BY s.start")
+            q = f"SELECT id, key, sentences FROM turns WHERE key IN ({_marks(part)})"
             for r in self.db.execute(q, part):
-                out[r["turn_key"]].append((r["id"], r["start"], r["end"]))
+                out[r["key"]] = (r["id"], unpack_spans(r["sentences"]))
         return out
 
     def stats(self) -> dict[str, object]:
@@ -283,10 +288,41 @@ def _marks(part: list) -> str:
     return ",".join("?" * len(part))
 
 
+def pack_text(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def unpack_text(data: bytes) -> str:
+    return zlib.decompress(data).decode("utf-8")
+
+
+def pack_spans(spans) -> bytes:
+    """(start, end) pairs as little-endian uint16 (a leading 2) or uint32 (a leading 4)."""
+    arr = np.asarray(list(spans), dtype=np.int64).reshape(-1)
+    if len(arr) and arr.max() >= 65536:
+        return b"\x04" + arr.astype("<u4").tobytes()
+    return b"\x02" + arr.astype("<u2").tobytes()
+
+
+def unpack_spans(data: bytes | None) -> list[tuple[int, int]]:
+    if not data:
+        return []
+    arr = np.frombuffer(data[1:], dtype="<u2" if data[0] == 2 else "<u4").reshape(-1, 2)
+    return [(int(s), int(e)) for s, e in arr]
+
+
+def split_chunk_key(key: str) -> tuple[str, int]:
+    """A chunk key is its turn's key, ":c" and its number in the turn (rag.indexing.prepare)."""
+    turn_key, _, n = key.rpartition(":c")
+    if not turn_key or not n.isdigit():
+        raise ValueError(f"not a chunk key: {key!r}")
+    return turn_key, int(n)
+
+
 def _turn(r: sqlite3.Row) -> Turn:
     return Turn(
-        meeting_id=r["meeting_id"], order=r["ord"], speaker=r["speaker"], text=r["text"],
-        pieces=[tuple(p) for p in json.loads(r["pieces"])],  # type: ignore[misc]
+        meeting_id=r["meeting_id"], order=r["ord"], speaker=r["speaker"], text=unpack_text(r["text"]),
+        pieces=unpack_spans(r["pieces"]),
         speaker_name=r["speaker_name"], speaker_role=r["speaker_role"], speaker_group=r["speaker_group"],
         kind=SpeakerKind(r["kind"]), agenda=r["agenda"], procedural=bool(r["procedural"]), url=r["url"],
     )

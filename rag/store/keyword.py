@@ -1,63 +1,193 @@
-"""BM25 (bm25s) over the keyword tokens each chunk arrives with (rag.indexing.tokens makes them)."""
+"""BM25 over the keyword tokens each chunk arrives with (rag.indexing.tokens makes them), stored compactly.
+
+What is stored is what BM25 needs and nothing else: the term dictionary and, per term, the chunks that hold it
+and how often (a term-major posting list: gaps between chunk positions and term frequencies, deflated) —
+about 1 byte per (chunk, term) pair, where the token text in the catalog plus bm25s' score matrix took ~13.
+The scores are computed when the index is loaded, with bm25s' formula ("lucene": k1 = 1.5, b = 0.75,
+idf = ln(1 + (N − df + 0.5) / (df + 0.5))) and its float arithmetic, so they are the scores bm25s gives
+(and Milvus' sparse vectors, rag/store/milvus.py, agree with them).
+
+A writer keeps the postings as (term, chunk id, tf) triples, removes and appends, and writes them out at
+commit; N, df and avgdl are those of the whole index at that commit.
+"""
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
+K1, B = 1.5, 0.75
+FILE = "postings.npz"
+
 
 class KeywordIndex:
-    """BM25 over stored token lists; positions map to chunk ids."""
+    """BM25 over stored postings; positions (0..N-1) map to chunk ids (ascending).
 
-    def __init__(self, retriever, chunk_ids: np.ndarray):
-        self.bm25 = retriever
-        self.chunk_ids = chunk_ids
-        self.position = {int(c): i for i, c in enumerate(chunk_ids)}
-        vocab = getattr(retriever, "vocab_dict", None) or {}
-        self.vocab = set(vocab)
+    Read side: term-major arrays (indptr by term, chunk positions, tf) and the BM25 weights computed from them.
+    Write side: the same postings as triples (term id, chunk id, tf), made on the first change."""
+
+    def __init__(self, terms: list[str], chunk_ids: np.ndarray, indptr: np.ndarray, positions: np.ndarray,
+                 tf: np.ndarray):
+        self.terms = terms
+        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        self.indptr, self.positions, self.tf = indptr, positions, tf
+        self._triples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._scores: np.ndarray | None = None
+        self._vocab: dict[str, int] | None = None
+
+    # ------------------------------------------------------------------ writing
+    @classmethod
+    def empty(cls) -> "KeywordIndex":
+        return cls([], np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint8))
 
     @classmethod
-    def build(cls, rows: list[tuple[int, str]]) -> "KeywordIndex":
-        import bm25s
+    def build(cls, rows: Iterable[tuple[int, list[str]]]) -> "KeywordIndex":
+        """From (chunk id, tokens) rows."""
+        out = cls.empty()
+        out.add(rows)
+        out._freeze()
+        return out
 
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        corpus = [r[1].split(" ") if r[1] else [] for r in rows]
-        retriever = bm25s.BM25()
-        if corpus:
-            retriever.index(corpus, show_progress=False)
-        return cls(retriever, ids)
+    def _thaw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._triples is None:
+            df = np.diff(self.indptr)
+            term = np.repeat(np.arange(len(df), dtype=np.int32), df)
+            chunk = self.chunk_ids[self.positions] if len(self.positions) else np.zeros(0, np.int64)
+            self._triples = (term, chunk, self.tf)
+        return self._triples
+
+    def add(self, rows: Iterable[tuple[int, list[str]]]) -> None:
+        """Append chunks (ids larger than any present, as the catalog hands them out)."""
+        vocab = self.vocab
+        ids, t, c, f = [], [], [], []
+        for chunk_id, tokens in rows:
+            ids.append(chunk_id)
+            for term, n in Counter(tokens).items():
+                t.append(vocab.setdefault(term, len(vocab)))
+                c.append(chunk_id)
+                f.append(n)
+        if not ids:
+            return
+        term, chunk, tf = self._thaw()
+        self.terms = list(vocab)
+        self.chunk_ids = np.concatenate([self.chunk_ids, np.asarray(ids, np.int64)])
+        self._triples = (np.concatenate([term, np.asarray(t, np.int32)]),
+                         np.concatenate([chunk, np.asarray(c, np.int64)]),
+                         np.concatenate([tf, np.minimum(np.asarray(f, np.int64), 255).astype(np.uint8)]))
+        self._scores = None
+
+    def remove(self, chunk_ids: list[int]) -> None:
+        if not chunk_ids:
+            return
+        gone = np.asarray(chunk_ids, np.int64)
+        term, chunk, tf = self._thaw()
+        self.chunk_ids = self.chunk_ids[~np.isin(self.chunk_ids, gone)]
+        keep = ~np.isin(chunk, gone)
+        self._triples = (term[keep], chunk[keep], tf[keep])
+        self._scores = None
+
+    def _freeze(self) -> None:
+        """Triples -> term-major arrays; terms no chunk holds any more are dropped."""
+        if self._triples is None:
+            return
+        term, chunk, tf = self._triples
+        self.chunk_ids = np.sort(self.chunk_ids)
+        used = np.zeros(len(self.terms), bool)
+        used[term] = True
+        remap = np.cumsum(used) - 1
+        self.terms = [x for x, u in zip(self.terms, used) if u]
+        self._vocab = None
+        t = remap[term]
+        pos = np.searchsorted(self.chunk_ids, chunk)
+        order = np.lexsort((pos, t))
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(t, minlength=len(self.terms)))]).astype(np.int64)
+        self.positions, self.tf = pos[order].astype(np.int32), tf[order]
+        self._triples = None
+        self._scores = None
 
     def save(self, folder: Path) -> None:
+        """Term-major postings, each term's positions as gaps, deflated."""
+        self._freeze()
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "chunk_ids.npy", self.chunk_ids)
-        if len(self.chunk_ids):
-            self.bm25.save(str(folder), show_progress=False)
+        pos = self.positions.astype(np.int64)
+        gaps = np.diff(pos, prepend=0)
+        starts = self.indptr[:-1][np.diff(self.indptr) > 0]
+        gaps[starts] = pos[starts]  # each term's list starts from position 0
+        vocab = zlib.compress(json.dumps(self.terms, ensure_ascii=False).encode("utf-8"), 6)
+        np.savez_compressed(folder / FILE, chunk_ids=np.diff(self.chunk_ids, prepend=0),
+                            df=np.diff(self.indptr).astype(np.uint32), gaps=gaps.astype(np.uint32),
+                            tf=self.tf.astype(np.uint8), vocab=np.frombuffer(vocab, dtype=np.uint8))
 
     @classmethod
     def load(cls, folder: Path) -> "KeywordIndex":
-        import bm25s
+        with np.load(folder / FILE) as z:
+            chunk_ids = np.cumsum(z["chunk_ids"].astype(np.int64))
+            df = z["df"].astype(np.int64)
+            pos = z["gaps"].astype(np.int64)
+            tf = z["tf"]
+            terms = json.loads(zlib.decompress(z["vocab"].tobytes()).decode("utf-8"))
+        indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        np.cumsum(pos, out=pos)
+        starts = indptr[:-1][df > 0]
+        # each list restarts at its first (absolute) position: subtract the running sum before it
+        before = np.zeros(len(df), np.int64)
+        nz = np.flatnonzero(df > 0)
+        before[nz] = np.where(starts > 0, pos[np.maximum(starts - 1, 0)], 0)
+        pos -= np.repeat(before, df)
+        return cls(terms, chunk_ids, indptr, pos.astype(np.int32), tf)
 
-        ids = np.load(folder / "chunk_ids.npy")
-        retriever = bm25s.BM25.load(str(folder), show_progress=False) if len(ids) else bm25s.BM25()
-        return cls(retriever, ids)
+    # ------------------------------------------------------------------ reading
+    @property
+    def vocab(self) -> dict[str, int]:
+        if self._vocab is None:
+            self._vocab = {x: i for i, x in enumerate(self.terms)}
+        return self._vocab
 
-    def search(self, query_tokens: list[str], k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
-        """Top-k (chunk_id, score); `allowed` restricts the candidates before ranking."""
-        toks = [t for t in query_tokens if t in self.vocab]
+    def _weights(self) -> np.ndarray:
+        """BM25 weight of each posting, computed as bm25s computes them."""
+        if self._scores is None:
+            self._freeze()
+            n = len(self.chunk_ids)
+            df = np.diff(self.indptr)
+            tf64 = self.tf.astype(np.float64)
+            doc_len = np.bincount(self.positions, weights=tf64, minlength=n)
+            avg = np.float64(doc_len.mean()) if n else np.float64(1.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                idf = np.where(df > 0, np.log(1 + (n - df + 0.5) / (df + 0.5)), 0.0).astype(np.float32)
+            # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf) in float64, times idf (float32), stored as float32
+            tf64 /= K1 * ((1 - B) + (B * doc_len[self.positions]) / avg) + tf64
+            tf64 *= np.repeat(idf, df).astype(np.float64)
+            self._scores = tf64.astype(np.float32)
+        return self._scores
+
+    def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk_id, score); `allowed` (chunk ids) restricts the candidates before ranking."""
+        vocab = self.vocab
+        toks = [vocab[t] for t in query_tokens if t in vocab]
         if not toks or not len(self.chunk_ids):
             return []
-        mask = None
+        data, indptr, positions = self._weights(), self.indptr, self.positions
+        scores = np.zeros(len(self.chunk_ids), dtype=np.float32)
+        for t in toks:  # in query order, duplicates counted again (as bm25s does)
+            s, e = indptr[t], indptr[t + 1]
+            scores[positions[s:e]] += data[s:e]  # a term lists a chunk once: no repeated index
         if allowed is not None:
-            mask = np.zeros(len(self.chunk_ids), dtype=np.float32)
-            for c in allowed:
-                p = self.position.get(c)
-                if p is not None:
-                    mask[p] = 1.0
-        scores = self.bm25.get_scores(toks, weight_mask=mask)
-        k = min(k, int((scores > 0).sum()))
+            allowed = np.asarray(allowed, np.int64)
+            pos = np.searchsorted(self.chunk_ids, allowed)
+            ok = pos < len(self.chunk_ids)
+            pos = pos[ok][self.chunk_ids[pos[ok]] == allowed[ok]]
+            cand = pos[scores[pos] > 0]
+        else:
+            cand = np.flatnonzero(scores > 0)
+        k = min(k, len(cand))
         if k <= 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.chunk_ids[i]), float(scores[i])) for i in top]
+        vals = scores[cand]
+        top = np.argpartition(-vals, k - 1)[:k]
+        top = top[np.argsort(-vals[top], kind="stable")]
+        return [(int(self.chunk_ids[cand[i]]), float(vals[i])) for i in top]

@@ -2,12 +2,18 @@
 
     index/
       CURRENT              name of the live generation, replaced with os.replace()
-      gen-000002/          catalog.sqlite, vectors.faiss, sentences.faiss, keyword/, manifest.json
+      gen-000002/          catalog.sqlite, vectors.faiss, sentences/, keyword/, manifest.json
       .lock                held by the one writer at a time
 
 A writer copies the live generation into a temporary folder, changes it, writes it out
 completely (fsync), renames it into place and only then switches CURRENT. Killing it at
 any point leaves the previous generation as it was.
+
+What it keeps, per turn (format 4; eval/BENCHMARKS.md measures it): the turn's text once, deflated, with
+offsets for its chunks and quotable sentences (catalog.py); chunk vectors as float16 codes, searched exactly
+or, from RAG_HNSW_THRESHOLD chunks on, through an IVF with the filter applied inside the search (vectors.py);
+sentence vectors as int8 codes with a scale each (vectors.py); BM25 postings, about a byte per (chunk, term)
+pair (keyword.py).
 """
 
 from __future__ import annotations
@@ -29,10 +35,10 @@ from rag.records import ChunkRef, Filters, Meeting, PreparedDocument, Turn
 from rag.store.base import Manifest
 from rag.store.catalog import Catalog
 from rag.store.keyword import KeywordIndex
-from rag.store.vectors import VectorIndex
+from rag.store.vectors import SentenceVectors, VectorIndex
 
 CATALOG, VECTORS, KEYWORD, MANIFEST = "catalog.sqlite", "vectors.faiss", "keyword", "manifest.json"
-SENTENCES = "sentences.faiss"  # sentence vectors, embedded at ingest so answers need no embedding at query time
+SENTENCES = "sentences"  # sentence vectors, embedded at ingest so answers need no embedding at query time
 
 
 def current_generation(folder: Path) -> Path | None:
@@ -64,26 +70,26 @@ class LocalStore:
         self.manifest = Manifest.from_json((generation / MANIFEST).read_text(encoding="utf-8"))
         self.manifest.check_format(str(folder))  # before anything is loaded
         self.catalog = Catalog(generation / CATALOG, readonly=True)
-        self._allowed: OrderedDict[Filters, list[int]] = OrderedDict()  # a question searches twice with one filter
+        self._allowed: OrderedDict[Filters, np.ndarray] = OrderedDict()  # a question searches twice with one filter
 
     @cached_property
     def vectors(self) -> VectorIndex:
         return VectorIndex.load(self.generation / VECTORS)
 
     @cached_property
-    def sentence_index(self) -> VectorIndex:
-        return VectorIndex.load(self.generation / SENTENCES)
+    def sentence_index(self) -> SentenceVectors:
+        return SentenceVectors.load(self.generation / SENTENCES, self.manifest.dimension)
 
     @cached_property
     def keyword(self) -> KeywordIndex:
         return KeywordIndex.load(self.generation / KEYWORD)
 
     # ------------------------------------------------------------ search
-    def _allowed_ids(self, filters: Filters | None) -> list[int] | None:
+    def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
         if filters not in self._allowed:
-            self._allowed[filters] = self.catalog.chunk_ids(filters)
+            self._allowed[filters] = np.sort(np.asarray(self.catalog.chunk_ids(filters), dtype=np.int64))
             while len(self._allowed) > 16:
                 self._allowed.popitem(last=False)
         return self._allowed[filters]
@@ -94,16 +100,16 @@ class LocalStore:
 
     def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[ChunkRef, float]]:
         allowed = self._allowed_ids(filters)
-        if allowed is not None and not allowed:
+        if allowed is not None and not len(allowed):
             return []
         return self._refs(self.vectors.search(vector, k, allowed))
 
     def search_keyword(self, tokens: Sequence[str], k: int,
                        filters: Filters | None = None) -> list[tuple[ChunkRef, float]]:
         allowed = self._allowed_ids(filters)
-        if allowed is not None and not allowed:
+        if allowed is not None and not len(allowed):
             return []
-        return self._refs(self.keyword.search(list(tokens), k, set(allowed) if allowed is not None else None))
+        return self._refs(self.keyword.search(list(tokens), k, allowed))
 
     # ------------------------------------------------------------ records
     def chunk_vectors(self, keys: Sequence[str]) -> np.ndarray:
@@ -118,9 +124,13 @@ class LocalStore:
 
     def sentences(self, turn_keys: Sequence[str]) -> dict[str, list[tuple[int, int, np.ndarray]]]:
         rows = self.catalog.sentences_of(list(turn_keys))
-        ids = [sid for spans in rows.values() for sid, _, _ in spans]
-        vecs = dict(zip(ids, self.sentence_index.get(ids)))
-        return {t: [(s, e, vecs[sid]) for sid, s, e in spans] for t, spans in rows.items()}
+        vecs = self.sentence_index.get([tid for tid, _ in rows.values()])
+        out: dict[str, list[tuple[int, int, np.ndarray]]] = {k: [] for k in turn_keys}
+        for key, (tid, spans) in rows.items():
+            got = vecs.get(tid)
+            if got is not None and len(got) == len(spans):
+                out[key] = [(s, e, v) for (s, e), v in zip(spans, got)]
+        return out
 
     def fingerprints(self, doc_keys: Sequence[str]) -> dict[str, str]:
         return self.catalog.fingerprints(list(doc_keys))
@@ -185,14 +195,19 @@ class LocalStoreWriter:
             src.close()
             dst.close()
             self.vectors = VectorIndex.load(live / VECTORS)
-            self.sentence_index = VectorIndex.load(live / SENTENCES)
+            self.sentence_index = SentenceVectors.load(live / SENTENCES, manifest.dimension, mmap=False)
+            self._keyword_from: Path | None = live / KEYWORD
         else:
+            self._keyword_from = None
             self.vectors = VectorIndex.empty(manifest.dimension)
-            self.sentence_index = VectorIndex.empty(manifest.dimension)
+            self.sentence_index = SentenceVectors.empty(manifest.dimension)
         self.manifest = manifest
         self.catalog = Catalog(self.tmp / CATALOG)
         self.removed_chunks: list[int] = []
-        self.removed_sentences: list[int] = []
+
+    @cached_property
+    def keyword(self) -> KeywordIndex:  # loaded on the first change: an ingest with nothing new never reads it
+        return KeywordIndex.load(self._keyword_from) if self._keyword_from else KeywordIndex.empty()
 
     # -------------------------------------------------------------- changes
     def fingerprints(self, doc_keys: Sequence[str]) -> dict[str, str]:
@@ -202,11 +217,15 @@ class LocalStoreWriter:
         existing = self.catalog.document_id(doc.key)
         if existing is not None:
             self._remove_id(existing)
-        chunk_ids, sentence_ids = self.catalog.add_document(doc)
+        chunk_ids, turn_ids = self.catalog.add_document(doc)
         if doc.chunks:
             self.vectors.add(chunk_ids, np.vstack([c.vector for c in doc.chunks]))
-        if doc.sentences:
-            self.sentence_index.add(sentence_ids, np.vstack([x.vector for x in doc.sentences]))
+            self.keyword.add((i, c.tokens) for i, c in zip(chunk_ids, doc.chunks))
+        by_turn: dict[str, list[np.ndarray]] = {}
+        for x in doc.sentences:  # in turn order, each turn's sentences in text order (as the catalog keeps spans)
+            by_turn.setdefault(x.turn_key, []).append(x.vector)
+        for key, vecs in by_turn.items():
+            self.sentence_index.add(turn_ids[key], np.vstack(vecs))
 
     def remove(self, name: str) -> list[str]:
         rows = self.catalog.find_documents(name)
@@ -217,23 +236,22 @@ class LocalStoreWriter:
     def _remove_id(self, document_id: int) -> None:
         # ids are never reused (AUTOINCREMENT), so the vectors can leave FAISS at commit
         self.removed_chunks += self.catalog.chunk_ids_of_document(document_id)
-        self.removed_sentences += self.catalog.sentence_ids_of_document(document_id)
+        self.sentence_index.remove_turns(self.catalog.turn_ids_of_document(document_id))
         self.catalog.delete_document(document_id)
 
     # -------------------------------------------------------------- commit
     def commit(self) -> None:
         self.vectors.remove(self.removed_chunks)
-        self.sentence_index.remove(self.removed_sentences)
+        self.keyword.remove(self.removed_chunks)
         self.vectors = self.vectors.rebalanced(self.hnsw_threshold)
         self.manifest.vector_index = self.vectors.kind
         self.catalog.commit()
         self.catalog.db.execute("ANALYZE")  # statistics let filtered searches start from meetings (×45 at 10k turns)
         self.catalog.db.execute("VACUUM")
-        keyword = KeywordIndex.build(list(self.catalog.all_chunk_tokens()))
         self.catalog.close()
         self.vectors.save(self.tmp / VECTORS)
         self.sentence_index.save(self.tmp / SENTENCES)
-        keyword.save(self.tmp / KEYWORD)
+        self.keyword.save(self.tmp / KEYWORD)
         (self.tmp / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
         _fsync_tree(self.tmp)
         final = self.folder / f"gen-{self.number:06d}"
