@@ -41,6 +41,22 @@ def declares_decision(text: str) -> bool:
     return bool(_DECLARES.search(text))
 
 
+# a question for how an item ended (the vote, its result), not for what was said about it
+_ASKS_OUTCOME = re.compile(r"採決結果|採決の結果|どう採決|採決はどう|可決|否決|賛否|決着|結果|どうなっ|どう決ま|どのように決ま|どう扱われ|どう処理|承認され|同意され|"
+                           r"認定され|採択され|\bvot|outcome|\bresult|\bpassed|approved|adopted|rejected", re.I)
+# the chair's turn that declares how an item ended
+_DECLARES_OUTCOME = re.compile(r"可決|否決|承認|同意|認定|採択|不採択|了承|決定いたしま|決定されま|決しました|ことに決|"
+                               r"総数[0-9０-９一二三四五六七八九十]|賛成[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
+
+
+def asks_outcome(question: str) -> bool:
+    return bool(_ASKS_OUTCOME.search(question))
+
+
+def declares_outcome(text: str) -> bool:
+    return bool(_DECLARES_OUTCOME.search(text))
+
+
 def proper_nouns(text: str) -> list[tuple[str, str]]:
     """("person", 関谷博) and ("place", 盛岡市) as Sudachi tags them in `text`."""
     morphemes = analyse(text)

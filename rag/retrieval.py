@@ -14,12 +14,14 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named
 from rag.indexing.tokens import tokenize
-from rag.language import asks_procedure, is_english
-from rag.records import Filters, Hit
+from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english
+from rag.records import Filters, Hit, SpeakerKind
 from rag.store.base import Store
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers (unless asked about)
+OUTCOME_FROM = 3  # how an item ended is looked up after this many of the best turns
+OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
 
 
 def english_terms(question: str, bodies: list[str]) -> list[str]:
@@ -90,7 +92,25 @@ class Retriever:
             chunk = chunks[ck]
             hits.append(Hit(turn_key, turn, meeting, score, dense_of.get(ck), kw_of.get(ck), chunk.start, chunk.end))
         hits.sort(key=lambda h: -h.score)
+        if procedure_question and asks_outcome(query) and not (filters and (filters.speaker or filters.kind)):
+            hits = self._with_outcomes(hits)
         return hits[:k]
+
+    def _with_outcomes(self, hits: list[Hit]) -> list[Hit]:
+        """「…はどう決着したか」: the turn that declares how an item ended (「よって、本案は可決されました」) shares no
+        words with the question; it follows the turns about the item. Put it right after the best of them."""
+        out = list(hits)
+        for h in hits[:OUTCOME_FROM]:
+            for key, turn, meeting in self.context(h.turn_key, before=0, after=OUTCOME_WITHIN)[1:]:
+                if h.turn.agenda and turn.agenda != h.turn.agenda:
+                    break
+                if turn.kind is SpeakerKind.CHAIR and declares_outcome(turn.text):
+                    at = [o.turn_key for o in out].index(h.turn_key) + 1
+                    if key not in [o.turn_key for o in out[:at + 1]]:
+                        out = [o for o in out if o.turn_key != key]
+                        out.insert(at, Hit(key, turn, meeting, h.score, None, None, 0, len(turn.text)))
+                    break
+        return out
 
     def _bodies(self) -> list[str]:
         if self._body_names is None:

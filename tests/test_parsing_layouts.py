@@ -140,3 +140,25 @@ def test_how_the_house_voted_stays_in_the_chairs_turn(tmp_path):
     assert "〔賛成者起立〕" in d.turns[0].text
     assert "〔「異議なし」と呼ぶ者あり〕" in d.turns[1].text and "２１日間と決定" in d.turns[1].text
     assert coverage_problems(d) == []
+
+
+DEV = Path(__file__).resolve().parent.parent / "corpus" / "dev"
+
+
+def test_the_item_the_chair_takes_up_is_the_agenda_of_the_turns_that_follow():
+    """「…を議題に供します」 in the chair's turn: the explanation, the vote and 「よって、本案は…決定いたしました」 after it
+    carry that item (read out before the phrase, or on the lines after a bare 「追加日程第２を議題に供します」)."""
+    sumida = parse_path(DEV / "municipal" / "sumida_20241227.json")
+    vote = next(t for t in sumida.turns if "本案は、委員会審査報告どおり決定いたしました" in t.text)
+    assert vote.agenda == "追加日程第１・議案第７０号 令和６年度墨田区一般会計補正予算、委員会審査報告"
+    assert sumida.turns[0].agenda is None  # before any item was taken up
+    shinagawa = parse_path(DEV / "municipal" / "shinagawa_20240527.js")
+    consent = [t for t in shinagawa.turns if "原案に同意することに決定" in t.text]
+    assert [t.agenda for t in consent] == ["追加日程第１ 第43号議案 監査委員の選任同意について",
+                                           "追加日程第２ 第44号議案 監査委員の選任同意について"]
+    assert "日程第３ 議会運営委員の選任について" in shinagawa.meetings[0].agenda
+    # a heading in the text still starts the next item: the Diet's 日程第四 after 「以上両案を一括して議題」
+    diet = parse_path(DEV / "other" / "sangiin_20231206.pdf")
+    passed = [t.agenda for t in diet.turns if "可決されました" in t.text]
+    assert passed[0].endswith("以上両案") and "官報の発行に関する法律案" in passed[0]
+    assert passed[1].startswith("日程第四 大麻取締法")

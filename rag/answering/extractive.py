@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
-from rag.language import asks_procedure, declares_decision, focus_of
+from rag.language import asks_outcome, asks_procedure, declares_decision, declares_outcome, focus_of
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
                                        unmet)
 from rag.indexing.tokens import bigrams
@@ -27,6 +27,7 @@ MAX_SENTENCES = 3
 MAX_PER_TURN = 2
 NEAR_BEST = 0.03  # further sentences must score within this of the best one
 W_OVERLAP = 0.10  # weight of the question's character bigrams found in the sentence
+W_OUTCOME = 0.06  # bonus for the sentence declaring how an item ended, when that is what is asked
 W_UNIT = 0.03  # bonus for a sentence with a number of the unit asked for, or said by the role named
 ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English answerable questions (eval set)
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
@@ -181,6 +182,7 @@ class ExtractiveAnswerer:
         if focus != question:
             cos = (cos + np.vstack(vecs) @ self.embed_query(focus)) / 2
         procedure = asks_procedure(question)
+        outcome = procedure and asks_outcome(question)
         units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
         per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
@@ -207,6 +209,7 @@ class ExtractiveAnswerer:
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
                 + (W_UNIT if procedure and declares_decision(text) else 0.0)
+                + (W_OUTCOME if outcome and c.hit.turn.kind is SpeakerKind.CHAIR and declares_outcome(text) else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
         return cands
@@ -300,6 +303,10 @@ def _adjacent(a: _Sentence, b: _Sentence) -> bool:
 _WHEN = re.compile(r"(?:令和|平成|昭和)[0-9０-９元一二三四五六七八九十]+年(?:度)?(?:[0-9０-９一二三四五六七八九十]+月)?"
                    r"(?:[0-9０-９一二三四五六七八九十]+日)?(?:末|中|内|当初|以降)?|[0-9０-９]{4}年(?:[0-9０-９]+月)?(?:[0-9０-９]+日)?"
                    r"|[0-9０-９一二三四五六七八九十]+月[0-9０-９一二三四五六七八九十]+日|(?:今|本|来|昨)年度(?:末|中|内)?")
+# how an item ended, as the chair declares it: 「よって、本案は原案のとおり可決されました」「総数81、賛成72、反対９」
+_OUTCOME_STATED = re.compile(r"総数[0-9０-９一二三四五六七八九十百]+[、,，\s]*賛成[0-9０-９一二三四五六七八九十百]+[、,，\s]*反対[0-9０-９一二三四五六七八九十百]+"
+                             r"|(?:原案の?とおり|原案どおり|委員会審査報告の?とおり|委員会審査報告どおり|委員長報告の?とおり|動議の?とおり)?"
+                             r"(?:可決|否決|承認|同意|認定|不採択|採択|了承|決定)(?=され|する|と|いた|し|$)")
 _ASKS_WHEN = re.compile(r"いつ|時期|期限|何年|何月|何日|when|what year|what date|deadline", re.I)
 
 
@@ -310,6 +317,14 @@ def direct_answer(question: str, citations: list[Citation]) -> str | None:
         return None
     if _WHO_Q.search(question) or _ASKS_NAME.search(question):
         return "、".join(dict.fromkeys(f"{c.speaker} [{c.n}]" for c in citations[:2]))
+    if asks_procedure(question) and asks_outcome(question):
+        # the chair's declaration, the most telling first: the vote count, then 可決/否決…, then a bare 決定
+        stated = [(c, m) for c in citations if c.speaker_kind == SpeakerKind.CHAIR.value
+                  for m in _OUTCOME_STATED.finditer(c.quote)]
+        if stated:
+            c, m = min(stated, key=lambda cm: (0 if cm[1].group(0).startswith("総数") else
+                                                2 if cm[1].group(0).endswith("決定") else 1, cm[0].n))
+            return f"{m.group(0)} [{c.n}]"
     asked = [(m.start(), unit) for asks, unit in _ASKS_FOR[:-1] for m in [asks.search(question)] if m]
     when = _ASKS_WHEN.search(question)
     if when:

