@@ -22,9 +22,11 @@ BODY = re.compile(rf"(?P<place>(?:{_CJK}{{1,4}}(?:都|道|府|県))?{_CJK}{{1,6}
 # 市議会 alone, 本市議会, 全国市議会議長会, 各区議会, 近隣町村議会: not the name of one assembly
 _NOT_A_BODY = ("市議会", "区議会", "町議会", "村議会", "本市", "本区", "本町", "当", "全国", "全", "各", "他", "近隣", "県内",
                "市内", "区内", "都内", "道内", "府内", "管内")
-_BODY_PREFIX = re.compile(r"^.*(?:年度|年|回|号|月|日|の|は|が|、|を|に|で|及び|並びに)")
+# what may precede a body's name in a title line; 月 and 日 only after a numeral (月形町, 日野市, 春日部市 are places)
+_BODY_PREFIX = re.compile(r"^.*(?:年度|年|回|号|[0-9０-９一二三四五六七八九十]月|[0-9０-９一二三四五六七八九十]日|の|は|が|、|を|に|で|"
+                          r"及び|並びに)")
 LABELLED = re.compile(rf"^[{WS}]*(?:[0-9０-９]+[{WS}.．、]*)?(?P<label>開催日|開催日時|会議日|期[{WS}]*日|日[{WS}]*時|開会日|"
-                      rf"会議名|会議の名称|名[{WS}]*称|場[{WS}]*所|会[{WS}]*場|開催場所)[{WS}]*[:：]?[{WS}]*(?P<value>.*)$")
+                      rf"会議名|会議の名称|名[{WS}]*称|場[{WS}]*所|会[{WS}]*場|開催場所|招集の場所|招集場所)[{WS}]*[:：]?[{WS}]*(?P<value>.*)$")
 SESSION = re.compile(r"(令和|平成|昭和)[\s\u3000]*[0-9０-９元一二三四五六七八九十]+[\s\u3000]*年(?:度)?[\s\u3000_]*"
                      r"(?:第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*回[\s\u3000]*)?"
                      r"(?:[0-9０-９一二三四五六七八九十]+[\s\u3000]*月[\s\u3000]*)?"
@@ -56,13 +58,16 @@ def _nfkc(s: str) -> str:
 
 def find_body(text: str) -> str | None:
     """The first assembly or house named in `text` (令和６年度墨田区議会定例会 -> 墨田区議会)."""
-    for m in BODY.finditer(text.replace("\u3000", " ")):
+    text = text.replace("\u3000", " ")
+    for m in BODY.finditer(text):
         if m.group("house"):
             return m.group("house")
+        before = text[m.start() - 1] if m.start() else ""  # the numeral of 12月 when the match begins at 月
         if m.group("prefecture"):
-            name = _BODY_PREFIX.sub("", m.group("prefecture")) + "議会"
+            name = _BODY_PREFIX.sub("", before + m.group("prefecture")) + "議会"
         else:
-            name = _BODY_PREFIX.sub("", m.group("place")) + m.group("kind")
+            name = _BODY_PREFIX.sub("", before + m.group("place")) + m.group("kind")
+        name = name[1:] if before and name.startswith(before) else name
         if len(name) >= 3 and not name.startswith(_NOT_A_BODY):
             return name
     return None
@@ -143,6 +148,9 @@ def _tidy(name: str) -> str:
     return name.strip(WS)
 
 
+_TITLE_DAY = re.compile(r"(?P<era>令和|平成|昭和) ?(?P<y>[0-9]+|元) ?年[^()（）]{0,40}[(（] ?(?P<m>[0-9]{1,2}) ?月 ?(?P<d>[0-9]{1,2}) ?日")
+
+
 def find_date(lines: list[str]) -> str | None:
     """The meeting day: a labelled date (開催日/期日/日時), else a date on a line that opens the sitting
     (…午前10時開議), else the first date of the title block that is not a publication or notice date."""
@@ -150,7 +158,13 @@ def find_date(lines: list[str]) -> str | None:
         iso = re.search(r"(?<![0-9])(20[0-9]{2}|19[0-9]{2})[-/.](0?[1-9]|1[0-2])[-/.](0?[1-9]|[12][0-9]|3[01])(?![0-9])", _nfkc(s))
         if iso:
             return D.iso(D._mk(int(iso.group(1)), int(iso.group(2)), int(iso.group(3))))
-        return D.iso(D.parse_date(s))
+        found = D.parse_date(s)
+        if found is None:  # 令和６年第１回月形町議会臨時会（１月２３日）: the year in the title, the day in brackets
+            m = _TITLE_DAY.search(_nfkc(s))
+            year = D.kanji_number(m.group("y")) if m else None
+            if m and year:
+                found = D.era_to_date(m.group("era"), year, int(m.group("m")), int(m.group("d")))
+        return D.iso(found)
 
     for i, ln in enumerate(lines):
         m = LABELLED.match(ln)
@@ -177,11 +191,24 @@ def find_date(lines: list[str]) -> str | None:
 def find_place(lines: list[str]) -> str | None:
     for i, ln in enumerate(lines):
         m = LABELLED.match(ln)
-        if m and re.sub(rf"[{WS}]", "", m.group("label")) in ("場所", "会場", "開催場所"):
+        if m and re.sub(rf"[{WS}]", "", m.group("label")) in ("場所", "会場", "開催場所", "招集の場所", "招集場所"):
             value = _clean(m.group("value")) or (lines[i + 1] if i + 1 < len(lines) else "")
             if value and len(value) <= 40 and not LABELLED.match(value):
                 return value
     return None
+
+
+# the chair opens the sitting by its name: 「ただいまから民生環境協議会を開きます」「只今から予算特別委員会を開会いたします」
+_OPENS = re.compile(r"(?:ただいま|ただ今|只今)から[、，]?(?P<name>[^。、，\n「」]{3,40}?)を(?:開会|開き|開催|開議)")
+
+
+def opened(opening: str) -> str | None:
+    """The meeting as the chair names it when opening the sitting (a session or a committee), else None."""
+    m = _OPENS.search(opening)
+    if not m or m.group("name").startswith(("本日", "会議")):
+        return None
+    name = m.group("name")
+    return find_meeting([name]) or (_tidy(_strip_body(name)) if COMMITTEE.search(name) else None)
 
 
 def stated(front: str, opening: str = "", closing: str = "") -> Stated:
@@ -190,7 +217,7 @@ def stated(front: str, opening: str = "", closing: str = "") -> Stated:
     lines = [ln.strip(WS) for ln in front.split("\n")]
     lines = [ln for ln in lines if ln and not MARKED.match(ln)]  # a speaker's label is not the title block
     head = "\n".join(lines[:60])
-    meeting = find_meeting(lines)
+    meeting = find_meeting(lines) or opened(opening[:400])
     return Stated(
         body=find_body(head) or find_body(opening[:400]) or find_body(closing[-800:]) or council_of(meeting),
         meeting=meeting,

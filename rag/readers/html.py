@@ -58,6 +58,10 @@ def html_to_text(html: str) -> str:
     from bs4 import BeautifulSoup, NavigableString, Tag
 
     soup = BeautifulSoup(html, "lxml")
+    # the page's own headings (DB-Search's 令和６年第４回定例会（第５号） and its date sit in the page header,
+    # outside the minutes body): kept as title lines, where the metadata is read
+    headings = [(h, list(h.stripped_strings)) for h in soup.find_all(["h1", "h2"])
+                if "visually-hidden" not in (h.get("class") or [])]
     for t in soup(_DROP_TAGS):
         t.decompose()
     for t in soup.find_all(True):
@@ -78,6 +82,9 @@ def html_to_text(html: str) -> str:
     root = root or soup.body or soup
 
     out: list[str] = []
+    for h, strings in headings:
+        if root is not soup and root not in h.parents:
+            out += ["\n", *(f"{x}\n" for x in strings)]
 
     def walk(node) -> None:
         for ch in node.children:

@@ -123,9 +123,20 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
     top = obj if isinstance(obj, dict) else {}
     meta = _meeting_fields(owner, top)
     # the record's own title lines head the text, where the metadata extraction reads titles of any layout
-    titles = [t for t in _titles(owner, top) if not any(t in p[:300] for p in parts[:1])]
+    # (unless the text's own title lines, before its first speaker, already state them)
+    head = "\n".join(ln for ln in _until_first_speaker(parts[0][:300]))
+    titles = [t for t in _titles(owner, top) if t not in head]
     doc = RawDocument(raw.key, raw.name, raw.origin, raw.data, {**meta, **raw.metadata}, raw.fetched_at)
     return parse_text("\n".join(titles + [""] if titles else []) + "\n\n".join(parts), doc, "json")
+
+
+def _until_first_speaker(text: str) -> list[str]:
+    lines = []
+    for ln in text.split("\n"):
+        if MARK.match(ln):
+            break
+        lines.append(ln)
+    return lines
 
 
 def _squash(s: str) -> str:
