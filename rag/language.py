@@ -49,6 +49,46 @@ _DECLARES_OUTCOME = re.compile(r"可決|否決|承認|同意|認定|採択|不�
                                r"総数[0-9０-９一二三四五六七八九十]|賛成[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
 
 
+# who was chosen (the person named in the chair's declaration), not who spoke: 「委員長に選ばれたのは誰か」
+_ASKS_CHOSEN = re.compile(r"(?:指名|選任|互選|推薦|選出|任命)され(?:た|る)(?:の|人|者|[0-9０-９一二三四五]名)?は(?:誰|だれ|どなた)|"
+                          r"選ばれた(?:の)?は(?:誰|だれ|どなた)|(?:誰|だれ)が選ばれ|に決まった(?:の)?は(?:誰|だれ)|"
+                          r"は(?:誰|だれ)に(?:なっ|決まっ)|対象は(?:誰|だれ|どなた)|当選したのは(?:誰|だれ)|"
+                          r"\bwho (?:was|were) (?:elected|appointed|nominated|chosen|named)\b|\bwho became\b", re.I)
+
+
+def asks_who_was_chosen(question: str) -> bool:
+    return bool(_ASKS_CHOSEN.search(question))
+
+
+# a person named with their title in a declaration: 石田秀男委員, ３番　稲葉かずひろ議員, 栗山良夫君, 濱松誠さん
+_NAMED_PERSON = re.compile(r"(?P<name>[一-龥々ぁ-んァ-ヶー]{2,11}?)(?P<title>議員|委員長|委員|君|さん|氏)(?![会長])")
+_ROLE_PREFIX = re.compile(r"^(?:.*?(?:副委員長|委員長|副議長|議長|理事|監査委員|委員|として|には|に|は|、))+")
+_NOT_NAMES = ("各", "全", "当該", "同", "本", "他", "残り", "臨時", "選出", "区議会", "市議会", "町議会", "議会", "出席",
+              "欠席", "説明", "両", "お二人", "お")
+
+
+_NOT_IN_NAMES = re.compile(r"委員|議員|議案|監査|特別|常任|正副|配付|只今|ただいま|より|号|署名|会議|選出|議会|規則|会派|大臣|長|"
+                           r"[のをがとにはでへや]$")
+
+
+def persons_named(sentence: str) -> list[str]:
+    """The persons a sentence names with their title (spaces of aligned rosters removed), in order."""
+    flat = re.sub(r"[\s\u3000]", "", sentence)
+    # a seat number vouches for the name after it: ８番大関議員
+    seated = {m.group("name") for m in re.finditer(r"[0-9０-９]+番[、,，]?(?P<name>[一-龥々ぁ-んァ-ヶー]{1,8}?)(?:議員|委員|君)", flat)}
+    flat = re.sub(r"[0-9０-９]+番[、,，]?", "、", flat)
+    out: list[str] = []
+    for m in _NAMED_PERSON.finditer(flat):
+        name = re.sub(r"^[をにはがとも]", "", _ROLE_PREFIX.sub("", m.group("name")))
+        if (2 <= len(name) <= 8 and not name.startswith(_NOT_NAMES) and not _NOT_IN_NAMES.search(name)
+                and (name in seated or any(kind == "person" for kind, _ in proper_nouns(name))
+                     or re.search(r"[ぁ-ん]", name))):
+            person = name + m.group("title")
+            if person not in out:
+                out.append(person)
+    return out
+
+
 def asks_outcome(question: str) -> bool:
     return bool(_ASKS_OUTCOME.search(question))
 

@@ -77,3 +77,22 @@ def test_the_declaring_turn_follows_the_turn_about_the_item(store):
     # asked about something else, the declaration is not pulled in
     other = [h.turn.text for h in retriever.search("官報の発行に関する法律案の趣旨は何か", 5)]
     assert not any("両案は可決されました" in t for t in other)
+
+
+def test_who_was_chosen_is_answered_by_the_person_named_not_the_chair_who_declares_it():
+    from rag.language import asks_who_was_chosen, persons_named
+
+    assert asks_who_was_chosen("品川区議会の予算特別委員会の副委員長には誰が選ばれたか")
+    assert asks_who_was_chosen("会議録署名議員に指名されたのは誰か")
+    assert not asks_who_was_chosen("委員長は誰がどのような方法で指名したか")  # who nominated: the speaker
+    assert not asks_who_was_chosen("議案を説明したのは誰か")
+    assert persons_named("副委員長に、ゆきた政春委員、山本やすゆき委員のお二人を指名いたします。") == ["ゆきた政春委員", "山本やすゆき委員"]
+    assert persons_named("委 員 長 塚本 よしひろ 議員") == ["塚本よしひろ議員"]  # an aligned roster line
+    assert persons_named("会議規則第１２２条の規定により、８番大関議員、１番根岸議員") == ["大関議員", "根岸議員"]
+    assert persons_named("第43号議案監査委員の選任同意について") == []
+    assert persons_named("よって、特別委員はお手元に配付の特別委員名簿のとおり選任") == []
+    q = "予算特別委員会の副委員長には誰が選ばれたか"
+    chair = _citation(1, "よって、副委員長の互選を終了いたします。", "chair")
+    named = _citation(2, "副委員長に、ゆきた政春委員、山本やすゆき委員のお二人を指名いたします。", "chair")
+    assert direct_answer(q, [chair, named]) == "ゆきた政春委員 [2]、山本やすゆき委員 [2]"
+    assert direct_answer(q, [chair]) is None  # never the chair's own name as the one chosen

@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english, join_follow_up, nfkc, to_wareki
-from rag.language import asks_outcome, asks_procedure, declares_decision, declares_outcome, focus_of
+from rag.language import (asks_outcome, asks_procedure, asks_who_was_chosen, declares_decision, declares_outcome,
+                          focus_of, persons_named)
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
                                        unmet)
 from rag.indexing.tokens import bigrams
@@ -315,6 +316,9 @@ def direct_answer(question: str, citations: list[Citation]) -> str | None:
     「4回 [1]」. None when the question asks for none or no cited sentence states one."""
     if not citations:
         return None
+    if asks_who_was_chosen(question):  # the person the declaration names, not the chair who declares it
+        named = [f"{p} [{c.n}]" for c in citations for p in persons_named(c.quote)]
+        return "、".join(dict.fromkeys(named[:3])) or None
     if _WHO_Q.search(question) or _ASKS_NAME.search(question):
         return "、".join(dict.fromkeys(f"{c.speaker} [{c.n}]" for c in citations[:2]))
     if asks_procedure(question) and asks_outcome(question):
