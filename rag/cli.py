@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(p)
 
     p = sub.add_parser("fetch", help="bring minutes in from where they are published (the Diet's minutes API, a "
-                                     "DiscussNet minutes system), kept in a corpus folder and optionally indexed")
+                                     "DiscussNet, kensakusystem or VOICES minutes system), kept in a corpus folder "
+                                     "and optionally indexed")
     fetchers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
     common = argparse.ArgumentParser(add_help=False)  # what every fetcher takes
     common.add_argument("--until", help="meetings on or before YYYY-MM-DD (default: today)")
@@ -122,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="corpus folder for the raw responses, fetch-log.jsonl and the state (default "
                              "corpus/fetched/<source>, under RAG_FETCH_DIR)")
     common.add_argument("--delay", type=float, default=None,
-                        help="seconds between requests (default 3 for kokkai, as the API asks, 2 for discussnet; at "
-                             "least 1 unless the server is on 127.0.0.1)")
+                        help="seconds between requests (default 3 for kokkai, as the API asks, 2 for the municipal "
+                             "systems; at least 1 unless the server is on 127.0.0.1")
     common.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a response (default 30)")
     common.add_argument("--retries", type=int, default=4,
                         help="retries with back-off after a 5xx, 429 (Retry-After honoured) or timeout (default 4)")
@@ -150,28 +151,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --since last, start this many days before the last fetch's end: minutes are "
                         "published weeks after the meeting (default 60)")
 
-    f = fetchers.add_parser("discussnet", parents=[common],
+    municipal = argparse.ArgumentParser(add_help=False)  # what every municipal minutes system's fetcher takes
+    municipal.add_argument("--body", help="the body's name for every fetched day, e.g. 函館市議会 (default: as the "
+                                          "minutes state it)")
+    municipal.add_argument("--since", default=None,
+                           help="days on or after YYYY-MM-DD, or 'last': since the last successful fetch from this "
+                                "system (kept in --out), minus --lookback-days (default: every day the system holds)")
+    municipal.add_argument("--recheck", action="store_true",
+                           help="fetch every day again to compare, not only those whose listing changed")
+    municipal.add_argument("--lookback-days", type=int, default=90,
+                           help="with --since last, start this many days before the last fetch's end: local minutes "
+                                "are published one to three months after the meeting (default 90)")
+
+    f = fetchers.add_parser("discussnet", parents=[common, municipal],
                             help="a body's DiscussNet SSP minutes system (会議録検索システム, ssp.kaigiroku.net or "
                                  "the body's own server)")
     f.add_argument("--base-url", required=True,
                    help="the body's minutes system, any address under /tenant/<name>/, e.g. "
                         "https://ssp.kaigiroku.net/tenant/hakodate/ or http://giji.city.yokohama.lg.jp/tenant/yokohama/")
-    f.add_argument("--since", default=None,
-                   help="days on or after YYYY-MM-DD, or 'last': since the last successful fetch from this system "
-                        "(kept in --out), minus --lookback-days (default: every day the system holds)")
     f.add_argument("--council", help="words in the council's name or type, e.g. 本会議 or 予算特別委員会 "
                                      "(space-separated: any of them)")
     f.add_argument("--all-types", action="store_true",
                    help="also the 資料 branch (agendas, vote lists, reports), not only the minutes")
-    f.add_argument("--body", help="the body's name for every fetched day, e.g. 函館市議会 (default: as the minutes "
-                                  "state it)")
-    f.add_argument("--recheck", action="store_true",
-                   help="fetch every day again to compare, not only those whose listing changed")
     f.add_argument("--api-url", default=None, help="the system's JSON API, when not at /dnp/search of the same host")
     f.add_argument("--tenant-id", type=int, default=None, help="the tenant's number, when its tenant.js cannot be read")
-    f.add_argument("--lookback-days", type=int, default=90,
-                   help="with --since last, start this many days before the last fetch's end: local minutes are "
-                        "published one to three months after the meeting (default 90)")
+
+    for name, what, address in (
+            ("kensakusystem", "kensakusystem.jp minutes system (会議録検索システム: See.exe tree, GetPerson.exe text)",
+             "its top page, e.g. https://www.kensakusystem.jp/meguro/index.html (or sapphire.html, or a "
+             "cgi-bin3/See.exe?Code=… or Search2.exe page)"),
+            ("voices", "gijiroku.com VOICES minutes system (voiweb.exe, on gijiroku.com or the body's own server)",
+             "e.g. http://tsukuba.gijiroku.com/voices/g08v_search.asp (any page in the folder that holds "
+             "cgi/voiweb.exe)")):
+        f = fetchers.add_parser(name, parents=[common, municipal], help=f"a body's {what}")
+        f.add_argument("--base-url", required=True, help=f"the body's minutes system: {address}")
+        f.add_argument("--meeting", help="words in the meeting's name in the system's listing, e.g. 定例会 or "
+                                         "予算特別委員会 (space-separated: any of them)")
 
     p = sub.add_parser("timeline", help="every statement on a topic across meetings in date order, with the changes "
                                         "between them and similar past questions (答弁の経過)")

@@ -38,18 +38,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 from rag.config import PROJECT_ROOT
-from rag.fetch.common import parse_day, query_key, remember_success, resolve_window
-from rag.fetch.corpus import (FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps,
-                              write_atomic)
+from rag.fetch import common
+from rag.fetch.common import (Got, MunicipalReport, Walk, check_dates, in_window, keep_minute,
+                              logged_minutes, municipal_window, origin, sidecar_path, walk)
+from rag.fetch.corpus import FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps
 from rag.fetch.http import USER_AGENT, FetchError, PoliteClient, Response, check_delay, now_iso
 from rag.parsing import dates as D
 
@@ -63,7 +63,6 @@ DEFAULT_DELAY = 2.0
 DEFAULT_LOOKBACK_DAYS = 90  # --since last: minutes of a local assembly appear one to three months after the day
 MINUTES_BRANCH = "/0/1/"  # council_type_path of the minutes (the /0/2/ branch holds 資料)
 MINUTE_FILE = re.compile(r"\d+_\d+\.json")
-FIRST_DATE = "1900-01-01"
 _TENANT_PATH = re.compile(r"^(?P<prefix>.*?)/(?P<smart>smart/)?tenant/(?P<slug>[A-Za-z0-9_.-]+)(?:/|$)")
 _SP = re.compile(r"[\s\u3000]+")
 
@@ -213,128 +212,44 @@ def meeting_name(council: str, schedule: str) -> str:
 
 def listing_sha256(council: str, schedule: dict) -> str:
     """What the listing says of a day (not its hit or post-it counts): when it changes, the day is fetched again."""
-    keep = {"council": council, "name": schedule.get("name"), "member_list": schedule.get("member_list"),
-            "page_no": schedule.get("page_no")}
-    return hashlib.sha256(query_key(keep).encode("utf-8")).hexdigest()
+    return common.listing_sha256({"council": council, "name": schedule.get("name"),
+                                  "member_list": schedule.get("member_list"), "page_no": schedule.get("page_no")})
 
 
 # ---------------------------------------------------------------- results
 
 
 @dataclass
-class MinuteResult:
-    council_id: int
-    schedule_id: int
-    meeting: str | None  # from the listing: council name and number
-    date: str | None
-    records: int  # tenant_minutes entries
-    status: str  # new, changed, unchanged, empty (no minutes: not saved)
-    file: str | None
-    url: str  # the page a person opens
-    note: str = ""
-
-    def line(self) -> str:
-        what = " ".join(x for x in (self.meeting, self.date) if x)
-        tail = f"{self.records} records" if self.status != "empty" else self.note
-        return f"{self.status:>9}  {what} ({tail})  {self.file or f'{self.council_id}_{self.schedule_id}'}"
+class MinuteResult(common.MinuteResult):
+    council_id: int = 0
+    schedule_id: int = 0
 
 
 @dataclass
-class DiscussNetReport:
-    out_dir: Path
-    tenant: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-    minutes: list[MinuteResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    councils: int = 0  # councils listed (their days asked for)
-    days: int = 0  # days in the range the listing holds
-    requests: int = 0
-    seconds: float = 0.0
-    waited: float = 0.0
-    error: str | None = None
-    resumed: bool = False
-
-    def _with(self, status: str) -> list[MinuteResult]:
-        return [m for m in self.minutes if m.status == status]
+class DiscussNetReport(MunicipalReport):
+    source = "discussnet"
+    listed_as = "councils"
+    system_key = "tenant"
 
     @property
-    def new(self) -> list[MinuteResult]:
-        return self._with("new")
+    def tenant(self) -> dict[str, Any]:
+        return self.system
 
     @property
-    def changed(self) -> list[MinuteResult]:
-        return self._with("changed")
-
-    @property
-    def unchanged(self) -> list[MinuteResult]:
-        return self._with("unchanged")
-
-    @property
-    def empty(self) -> list[MinuteResult]:
-        return self._with("empty")
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def nothing_found(self) -> bool:
-        return self.ok and not self.minutes
-
-    def headline(self) -> str:
-        return (f"discussnet {self.tenant.get('slug', '')}: {len(self.minutes)} days of minutes ({len(self.new)} new, "
-                f"{len(self.changed)} changed, {len(self.unchanged)} unchanged, {len(self.empty)} without minutes) "
-                f"from {self.councils} councils; {self.requests} requests in {self.seconds:.1f} s -> {self.out_dir}")
-
-    def summary(self, unchanged: bool = False) -> str:
-        lines = [self.headline()]
-        lines += ["  " + m.line() for m in self.minutes if unchanged or m.status != "unchanged"]
-        if self.nothing_found:
-            lines.append(f"  no minutes match this query ({self.query.get('described', '')})")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": "discussnet", "out_dir": str(self.out_dir), "tenant": self.tenant, "query": self.query,
-                "minutes": [asdict(m) for m in self.minutes], "new": len(self.new), "changed": len(self.changed),
-                "unchanged": len(self.unchanged), "empty": len(self.empty), "councils": self.councils,
-                "days": self.days, "requests": self.requests, "seconds": round(self.seconds, 3),
-                "waited": round(self.waited, 3), "resumed": self.resumed, "notes": self.notes, "error": self.error}
+    def councils(self) -> int:
+        return self.listed
 
 
 # ---------------------------------------------------------------- keeping a day
 
 
-def sidecar_path(path: Path) -> Path:
-    from rag.sources.folder import sidecar_of
-
-    return sidecar_of(path)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
-        return None
-
-
 def sidecar(tenant: Tenant, tenant_id: int, item: dict, body: str | None, api: str) -> dict[str, Any]:
     """What the listing states of a day, as the reader takes it (body, meeting, date, url override the text)."""
-    meta: dict[str, Any] = {}
-    if body:
-        meta["body"] = body
-    meta["meeting"] = item["meeting"]
-    if item.get("date"):
-        meta["date"] = item["date"]
-    meta["url"] = tenant.page_url(item["council_id"], item["schedule_id"])
-    meta["discussnet"] = {"tenant": tenant.slug, "tenant_id": tenant_id, "council_id": item["council_id"],
-                          "schedule_id": item["schedule_id"], "council": item["council"],
-                          "council_type": item["council_type"], "schedule": item["schedule"],
-                          "view_year": item["view_year"], "api": api, "listing_sha256": item["sig"]}
-    return meta
-
-
-def _dump(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return common.listing_meta(body, item["meeting"], item.get("date"),
+                               tenant.page_url(item["council_id"], item["schedule_id"]), discussnet={
+        "tenant": tenant.slug, "tenant_id": tenant_id, "council_id": item["council_id"],
+        "schedule_id": item["schedule_id"], "council": item["council"], "council_type": item["council_type"],
+        "schedule": item["schedule"], "view_year": item["view_year"], "api": api, "listing_sha256": item["sig"]})
 
 
 # ---------------------------------------------------------------- the run
@@ -354,10 +269,7 @@ def fetch_discussnet(base_url: str, out_dir: Path | str | None = None, *, since:
     forbidding it, --since last with no earlier run) raise FetchError; a failure during the run stops it with
     `report.error` set, keeping everything fetched before (a rerun goes on from there)."""
     tenant = tenant_of(base_url, api_url)
-    if since and since != "last":
-        parse_day(since, "--since")
-    if until:
-        parse_day(until, "--until")
+    check_dates(since, until)
     check_delay(delay, tenant.api)
     check_delay(delay, tenant.tenant_js)
     folder = ensure_folder(Path(out_dir) if out_dir else DEFAULT_OUT / tenant.slug)
@@ -378,13 +290,8 @@ def _fetch(tenant, folder, since, until, council, all_types, body, tenant_id, re
                   **({"all_types": True} if all_types else {})}
     described = ", ".join([f"{tenant.site}", f"{since or 'any date'} – {until or 'today'}"]
                           + ([f"council={council}"] if council else []))
-    if since:
-        start, end, since_note = resolve_window(since, until, state, conditions, lookback_days, today or date.today(),
-                                                FIRST_DATE, described)
-    else:
-        start, end, since_note = None, parse_day(until, "--until") if until else (today or date.today()), ""
-    window = {"from": start.isoformat() if start else None, "until": end.isoformat()}
-    run_key = query_key({"conditions": conditions, **window})
+    start, end, since_note, window, run_key = municipal_window(since, until, state, conditions, lookback_days,
+                                                               today or date.today(), described)
     report = DiscussNetReport(folder, asdict(tenant), {**conditions, **window, "described": (
         ", ".join([tenant.site, f"{window['from'] or 'any date'} – {window['until']}"]
                   + ([f"council={council}"] if council else [])))})
@@ -392,10 +299,10 @@ def _fetch(tenant, folder, since, until, council, all_types, body, tenant_id, re
         report.notes.append(since_note)
     flog = FetchLog(folder)
     # clients on the hosts' roots (requests go to absolute addresses; robots.txt paths are from the root)
-    api_host = PoliteClient(_origin(tenant.api), delay=delay, timeout=timeout, retries=retries, user_agent=user_agent,
+    api_host = PoliteClient(origin(tenant.api), delay=delay, timeout=timeout, retries=retries, user_agent=user_agent,
                             sleep=sleep, backoff=backoff, log=log)
     same_host = urlsplit(tenant.api).netloc == urlsplit(tenant.tenant_js).netloc
-    js_host = api_host if same_host else PoliteClient(_origin(tenant.tenant_js), delay=delay, timeout=timeout, retries=retries,
+    js_host = api_host if same_host else PoliteClient(origin(tenant.tenant_js), delay=delay, timeout=timeout, retries=retries,
                                                       user_agent=user_agent, sleep=sleep, backoff=backoff, log=log)
     t0 = time.perf_counter()
     bar = None
@@ -429,11 +336,6 @@ def _fetch(tenant, folder, since, until, council, all_types, body, tenant_id, re
     return report
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _wanted_councils(all_councils: list[Council], council: str | None, all_types: bool, start: date | None,
                      end: date, notes: list[str]) -> list[Council]:
     out = all_councils
@@ -461,126 +363,51 @@ def _wanted_councils(all_councils: list[Council], council: str | None, all_types
 
 def _walk(tenant, api_host, js_host, state, flog, folder, report, run_key, conditions, window, start, end, council,
           all_types, body, tenant_id, recheck, progress, log, on_minute):
-    """Listing, then the days; returns the progress bar (closed by the caller). FetchErrors go to report.error."""
-    logged = {e.get("file") for e in flog.entries() if e.get("kind") == "meeting" and e.get("status") in
-              ("new", "changed")}
-    bar = None
-    run = None
-    try:
-        run = state.runs.get(run_key)
-        if run and (run.get("councils") or run.get("todo")):
-            report.resumed = True
-            note = (f"resuming the interrupted fetch of {run.get('started_at', '?')}: {len(run.get('councils') or [])} "
-                    f"councils still to list, {len(run.get('todo') or [])} days still to fetch")
-            report.notes.append(note)
-            log(note)
-        else:
-            run = {"conditions": conditions, **window, "started_at": now_iso(), "tenant_id": None, "councils": None,
-                   "todo": [], "listed": 0, "days": 0}
-            state.runs[run_key] = run
-        flog.append({"kind": "run", "event": "resume" if report.resumed else "start", "fetched_at": now_iso(),
-                     "query": report.query, "status": "started"})
-        if progress:
-            from tqdm import tqdm
+    """The tenant and its councils, each council's days in the range, then the days (see common.walk)."""
+    logged = logged_minutes(flog)
 
-            bar = tqdm(total=0, unit="council", desc=f"discussnet {tenant.slug}: listing", dynamic_ncols=True,
-                       file=sys.stderr)
-        # the tenant and its councils
-        if run.get("councils") is None:
-            tid = tenant_id if tenant_id is not None else _tenant_id(js_host, tenant, flog)
-            obj, resp = api_host.get_json(f"{tenant.api}/{COUNCILS}", form={"tenant_id": tid})
-            every = councils_in(obj, resp.url)
-            flog.append({"kind": "listing", "url": resp.url, "form": {"tenant_id": tid}, "status": resp.status,
-                         "fetched_at": now_iso(), "councils": len(every), "sha256": hashlib.sha256(resp.data).hexdigest()})
-            chosen = _wanted_councils(every, council, all_types, start, end, report.notes)
-            if not every:
-                report.notes.append(f"the system lists no councils for tenant_id {tid} at {resp.url}")
-            run.update({"tenant_id": tid, "councils": [asdict(c) for c in chosen]})
-            state.save()
-        tid = run["tenant_id"]
+    def begin(run: dict) -> list:
+        tid = tenant_id if tenant_id is not None else _tenant_id(js_host, tenant, flog)
+        obj, resp = api_host.get_json(f"{tenant.api}/{COUNCILS}", form={"tenant_id": tid})
+        every = councils_in(obj, resp.url)
+        flog.append({"kind": "listing", "url": resp.url, "form": {"tenant_id": tid}, "status": resp.status,
+                     "fetched_at": now_iso(), "councils": len(every), "sha256": hashlib.sha256(resp.data).hexdigest()})
+        if not every:
+            report.notes.append(f"the system lists no councils for tenant_id {tid} at {resp.url}")
+        run["tenant_id"] = tid
         report.tenant["tenant_id"] = tid
-        if bar is not None:
-            bar.total = run["listed"] + len(run["councils"])
-            bar.update(run["listed"])
-        # each council's days in the range
-        while run["councils"]:
-            c = Council(**run["councils"][0])
-            form = {"tenant_id": tid, "council_id": c.id}
-            obj, resp = api_host.get_json(f"{tenant.api}/{SCHEDULES}", form=form)
-            days = schedules_in(obj, resp.url)
-            have = {(t["council_id"], t["schedule_id"]) for t in run["todo"]}
-            added = 0
-            for s in days:
-                d = schedule_date(str(s.get("name") or ""), str(s.get("member_list") or ""), c.view_year)
-                if d and ((start and d < start.isoformat()) or d > end.isoformat()):
-                    continue
-                if not d and c.view_year.isdigit() and ((start and int(c.view_year) < start.year)
-                                                        or int(c.view_year) > end.year):
-                    continue
-                if (c.id, s["schedule_id"]) in have:
-                    continue
-                run["todo"].append({"council_id": c.id, "schedule_id": s["schedule_id"], "council": c.name,
-                                    "council_type": c.type_name, "view_year": c.view_year,
-                                    "schedule": str(s.get("name") or ""), "date": d,
-                                    "meeting": meeting_name(c.name, str(s.get("name") or "")),
-                                    "sig": listing_sha256(c.name, s)})
-                added += 1
-            run["councils"].pop(0)
-            run["listed"] += 1
-            run["days"] += added
-            state.save()
-            flog.append({"kind": "listing", "url": resp.url, "form": form, "status": resp.status,
-                         "fetched_at": now_iso(), "council": c.name, "schedules": len(days), "in_range": added,
-                         "sha256": hashlib.sha256(resp.data).hexdigest()})
-            if bar is not None:
-                bar.update(1)
-        # the days
-        total = len(run["todo"])
-        if bar is not None:
-            bar.reset(total=total)
-            bar.unit = "day"
-            bar.set_description(f"discussnet {tenant.slug}")
-        unsaved = 0
-        while run["todo"]:
-            item = run["todo"][0]
-            asked = api_host.requests
-            res = _keep_day(tenant, api_host, tid, item, folder, body, recheck, logged, flog, report.query)
-            report.minutes.append(res)
-            run["todo"].pop(0)
-            unsaved += 1
-            if api_host.requests > asked or unsaved >= 50:  # where to go on from (a day skipped costs nothing to redo)
-                state.save()
-                unsaved = 0
-            if res.status == "empty":
-                log(f"{item['meeting']} {item.get('date') or ''}: {res.note}")
-            if bar is not None:
-                bar.update(1)
-            if on_minute:
-                on_minute(res, len(report.minutes), total)
-        # done: remember it for --since last, forget the run
-        state.runs.pop(run_key, None)
-        remember_success(state, conditions, start or parse_day(FIRST_DATE, "first date"), end, now_iso())
-        state.save()
-        flog.append({"kind": "run", "event": "done", "fetched_at": now_iso(), "query": report.query, "status": "ok",
-                     "minutes": len(report.minutes)})
-    except OSError as e:
-        report.error = f"cannot write to {folder}: {e.strerror or e}"
-        flog.append({"kind": "run", "event": "error", "fetched_at": now_iso(), "query": report.query,
-                     "status": "error", "message": report.error})
-    except FetchError as e:
-        report.error = str(e)
-        flog.append({"kind": "run", "event": "error", "fetched_at": now_iso(), "query": report.query,
-                     "status": "error", "message": str(e)})
-    except BaseException as e:  # KeyboardInterrupt, a bug: the state saved after the last step stands
-        flog.append({"kind": "run", "event": "interrupted", "fetched_at": now_iso(), "query": report.query,
-                     "status": "interrupted", "message": f"{type(e).__name__}: {e}"[:200]})
-        if bar is not None:
-            bar.close()
-        raise
-    finally:
-        if run:
-            report.councils, report.days = run.get("listed", 0), run.get("days", 0)
-    return bar
+        return [asdict(c) for c in _wanted_councils(every, council, all_types, start, end, report.notes)]
+
+    def step(run: dict, council_dict: dict) -> tuple[list, list[dict]]:
+        c = Council(**council_dict)
+        tid = report.tenant["tenant_id"] = run["tenant_id"]
+        form = {"tenant_id": tid, "council_id": c.id}
+        obj, resp = api_host.get_json(f"{tenant.api}/{SCHEDULES}", form=form)
+        days = schedules_in(obj, resp.url)
+        found = []
+        for s in days:
+            d = schedule_date(str(s.get("name") or ""), str(s.get("member_list") or ""), c.view_year)
+            if not in_window(d, start, end):
+                continue
+            if not d and c.view_year.isdigit() and ((start and int(c.view_year) < start.year)
+                                                    or int(c.view_year) > end.year):
+                continue
+            found.append({"key": f"{c.id}_{s['schedule_id']}", "council_id": c.id, "schedule_id": s["schedule_id"],
+                          "council": c.name, "council_type": c.type_name, "view_year": c.view_year,
+                          "schedule": str(s.get("name") or ""), "date": d,
+                          "meeting": meeting_name(c.name, str(s.get("name") or "")), "sig": listing_sha256(c.name, s)})
+        flog.append({"kind": "listing", "url": resp.url, "form": form, "status": resp.status,
+                     "fetched_at": now_iso(), "council": c.name, "schedules": len(days), "in_range": len(found),
+                     "sha256": hashlib.sha256(resp.data).hexdigest()})
+        return [], found
+
+    def keep(item: dict) -> MinuteResult:
+        tid = report.tenant["tenant_id"] = state.runs[run_key]["tenant_id"]
+        return _keep_day(tenant, api_host, tid, item, folder, body, recheck, logged, flog, report.query)
+
+    w = Walk(f"discussnet {tenant.slug}", begin, step, keep, steps="council", minutes="day",
+             requests=lambda: api_host.requests)
+    return walk(w, state, flog, folder, report, run_key, conditions, window, start, end, progress, log, on_minute)
 
 
 def _tenant_id(client: PoliteClient, tenant: Tenant, flog: FetchLog) -> int:
@@ -604,51 +431,34 @@ def _keep_day(tenant: Tenant, client: PoliteClient, tid: int, item: dict, folder
               recheck: bool, logged: set, flog: FetchLog, query: dict) -> MinuteResult:
     """One day: skipped when the listing is as it was when it was saved, else fetched, saved when new or changed."""
     name = f"{item['council_id']}_{item['schedule_id']}.json"
-    path = folder / name
-    side = sidecar_path(path)
     url = tenant.page_url(item["council_id"], item["schedule_id"])
-    res = MinuteResult(item["council_id"], item["schedule_id"], item["meeting"], item.get("date"), 0, "new", None, url)
-    meta = sidecar(tenant, tid, item, body, tenant.api)
-    old_meta = _read_json(side) if side.exists() else None
-    saved = _read_json(path) if path.exists() else None
+    res = MinuteResult(item["meeting"], item.get("date"), 0, "new", None, url, name=name[:-5],
+                       council_id=item["council_id"], schedule_id=item["schedule_id"])
     entry: dict[str, Any] = {"kind": "meeting", "file": name, "council_id": item["council_id"],
                              "schedule_id": item["schedule_id"], "meeting": item["meeting"], "date": item.get("date"),
-                             "page_url": url}
-    if (not recheck and isinstance(saved, dict) and isinstance(old_meta, dict)
-            and (old_meta.get("discussnet") or {}).get("listing_sha256") == item["sig"]):
-        res.status, res.file = "unchanged", name
-        res.records = len(saved.get("tenant_minutes") or [])
-        if old_meta != meta:  # what we add (the body given this time) changed: the sidecar, not the minutes
-            write_atomic(side, _dump(meta))
-    else:
+                             "page_url": url, "query": query}
+
+    def fetch() -> Got:
         form = {"tenant_id": tid, "council_id": item["council_id"], "schedule_id": item["schedule_id"]}
         obj, resp = client.get_json(f"{tenant.api}/{MINUTE}", form=form)
-        records = minutes_in(obj, resp.url)
-        entry.update({"url": resp.url, "form": form, "status_code": resp.status})
-        res.records = len(records)
-        if not records:
-            res.status = "empty"
-            res.note = "the system holds no minutes for this day (tenant_minutes is empty): not saved, tried again next time"
-            if path.exists():
-                res.note += f"; the copy fetched earlier is kept ({name})"
-        else:
-            res.file = name
-            if saved == obj:
-                res.status = "unchanged"
-            else:
-                res.status = "changed" if path.exists() else "new"
-                write_atomic(path, resp.data)  # the response as the system sent it
-            if old_meta != meta:
-                write_atomic(side, _dump(meta))
-    if res.status == "unchanged" and name not in logged:
-        res.status = "new"  # kept by an interrupted run that could not log it: its provenance, now
-    if res.status in ("new", "changed"):
-        logged.add(name)
-    entry.update({"status": res.status, "fetched_at": now_iso(), "query": query, "records": res.records})
-    if res.file:
-        entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    flog.append(entry)
-    return res
+        return Got(resp.data, len(minutes_in(obj, resp.url)), {"url": resp.url, "form": form, "status_code": resp.status},
+                   "the system holds no minutes for this day (tenant_minutes is empty): not saved, tried again next time")
+
+    return keep_minute(res, folder / name, sidecar(tenant, tid, item, body, tenant.api), item["sig"],
+                       lambda old: (old.get("discussnet") or {}).get("listing_sha256"), recheck, logged, flog, entry,
+                       fetch, _records_in, lambda a, b: _loads(a) == _loads(b))
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except ValueError:
+        return None
+
+
+def _records_in(data: bytes) -> int | None:
+    obj = _loads(data)
+    return len(obj.get("tenant_minutes") or []) if isinstance(obj, dict) else None
 
 
 # ---------------------------------------------------------------- indexing
