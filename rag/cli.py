@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(p)
 
     p = sub.add_parser("fetch", help="bring minutes in from where they are published (the Diet's minutes API, a "
-                                     "DiscussNet, kensakusystem or VOICES minutes system), kept in a corpus folder "
+                                     "DiscussNet or kensakusystem minutes system), kept in a corpus folder "
                                      "and optionally indexed")
     fetchers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
     common = argparse.ArgumentParser(add_help=False)  # what every fetcher takes
@@ -163,12 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --since last, start this many days before the last fetch's end: local minutes "
                                 "are published one to three months after the meeting (default 90)")
 
-    f = fetchers.add_parser("discussnet", parents=[common, municipal],
-                            help="a body's DiscussNet SSP minutes system (会議録検索システム, ssp.kaigiroku.net or "
-                                 "the body's own server)")
-    f.add_argument("--base-url", required=True,
-                   help="the body's minutes system, any address under /tenant/<name>/, e.g. "
-                        "https://ssp.kaigiroku.net/tenant/hakodate/ or http://giji.city.yokohama.lg.jp/tenant/yokohama/")
+    def system(name: str, what: str, address: str) -> argparse.ArgumentParser:
+        f = fetchers.add_parser(name, parents=[common, municipal], help=f"a body's {what}")
+        f.add_argument("--base-url", required=True, help=f"the body's minutes system: {address}")
+        return f
+
+    f = system("discussnet", "DiscussNet SSP minutes system (会議録検索システム, ssp.kaigiroku.net or the body's own "
+               "server)", "any address under /tenant/<name>/, e.g. https://ssp.kaigiroku.net/tenant/hakodate/ or "
+               "http://giji.city.yokohama.lg.jp/tenant/yokohama/")
     f.add_argument("--council", help="words in the council's name or type, e.g. 本会議 or 予算特別委員会 "
                                      "(space-separated: any of them)")
     f.add_argument("--all-types", action="store_true",
@@ -176,17 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--api-url", default=None, help="the system's JSON API, when not at /dnp/search of the same host")
     f.add_argument("--tenant-id", type=int, default=None, help="the tenant's number, when its tenant.js cannot be read")
 
-    for name, what, address in (
-            ("kensakusystem", "kensakusystem.jp minutes system (会議録検索システム: See.exe tree, GetPerson.exe text)",
-             "its top page, e.g. https://www.kensakusystem.jp/meguro/index.html (or sapphire.html, or a "
-             "cgi-bin3/See.exe?Code=… or Search2.exe page)"),
-            ("voices", "gijiroku.com VOICES minutes system (voiweb.exe, on gijiroku.com or the body's own server)",
-             "e.g. http://tsukuba.gijiroku.com/voices/g08v_search.asp (any page in the folder that holds "
-             "cgi/voiweb.exe)")):
-        f = fetchers.add_parser(name, parents=[common, municipal], help=f"a body's {what}")
-        f.add_argument("--base-url", required=True, help=f"the body's minutes system: {address}")
-        f.add_argument("--meeting", help="words in the meeting's name in the system's listing, e.g. 定例会 or "
-                                         "予算特別委員会 (space-separated: any of them)")
+    f = system("kensakusystem", "kensakusystem.jp minutes system (会議録検索システム: See.exe tree, GetPerson.exe text)",
+               "its top page, e.g. https://www.kensakusystem.jp/meguro/index.html (or sapphire.html, a "
+               "cgi-bin3/See.exe?Code=… or Search2.exe page)")
+    f.add_argument("--meeting", help="words in the meeting's name in the system's tree, e.g. 定例会 or 予算特別委員会 "
+                                     "(space-separated: any of them)")
 
     p = sub.add_parser("timeline", help="every statement on a topic across meetings in date order, with the changes "
                                         "between them and similar past questions (答弁の経過)")
