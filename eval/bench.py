@@ -1,5 +1,5 @@
 """`python eval/bench.py`: ingest throughput, index size, memory, query latency per retrieval mode at growing
-corpus sizes, exact (flat) vs HNSW vectors, and (with --backends) the embedding model's CPU throughput and
+corpus sizes, exact (flat) vs approximate (IVF) vectors and Milvus Lite, and (with --backends) the embedding model's CPU throughput and
 quality per runtime option. A client of the package like any other: sources, readers, indexing, the store
 interface (open_writer / open_store) and the Retriever; nothing here knows how a store keeps its data.
 
@@ -12,8 +12,12 @@ What is real and what is synthesised:
   (dates moved to random years, so date filters select a share). Each synthetic document goes through
   indexing.prepare; its keyword tokens are the real tokenizer's output cached per sentence, and its vectors
   are the real model's embeddings of the sentences' source chunks, averaged, with Gaussian noise added and
-  renormalised (no model runs for them). The same PreparedDocuments are written to two stores that differ only
-  in RAG_HNSW_THRESHOLD (10**12: exact search; 0: an HNSW graph), both searched through the Retriever.
+  renormalised (no model runs for them). The same PreparedDocuments are written to two local stores that differ
+  only in RAG_HNSW_THRESHOLD (10**12: exact search; 0: the approximate index, an IVF) and, with --milvus, to a
+  Milvus Lite store, all searched through the Retriever.
+* --clone-from N: corpora larger than N turns are made of copies of the N-turn corpus's prepared documents
+  under new meetings, keys and dates, with their vectors' noise drawn again (the fast path for 1M turns:
+  synthesising every turn anew costs ~1 ms of Python per turn on top of the writes).
 * queries: the real questions of eval/questions.jsonl embedded by the real model; search latency is measured
   with the query vector precomputed, and the model's query-embedding time is given separately.
 
@@ -47,7 +51,8 @@ QUESTIONS = ROOT / "eval" / "questions.jsonl"
 NOISE_SIGMA = 0.02  # per dimension; |noise| ~ 0.39 for 384 dims, cosine to the clean vector ~0.93
 REPLACE_P = 0.3  # share of a synthetic turn's sentences taken from other turns
 YEARS = list(range(2005, 2025))  # synthetic meetings are spread over these years
-VECTOR_KINDS = {"flat": 10**12, "hnsw": 0}  # hnsw_threshold of each synthetic store
+VECTOR_KINDS = {"flat": 10**12, "ivf": 0}  # hnsw_threshold (approximate-index threshold) of each local store
+MILVUS = "milvus-lite"
 MODES = ("dense", "keyword", "hybrid")
 FILTERS = {
     "none": {},
@@ -66,7 +71,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=None, help="questions used as queries (default all; --quick 20)")
     p.add_argument("--rounds", type=int, default=None, help="rounds over the queries (default 2; --quick 1)")
     p.add_argument("--corpus", type=Path, default=None, help="real minutes to ingest (default the sample corpus)")
-    p.add_argument("--no-hnsw", action="store_true", help="skip the flat vs HNSW comparison")
+    p.add_argument("--no-approx", "--no-hnsw", dest="no_approx", action="store_true",
+                   help="skip the approximate (IVF) local store")
+    p.add_argument("--milvus", action="store_true", help="also write and search a Milvus Lite store of the same units")
+    p.add_argument("--milvus-max-turns", type=int, default=100000,
+                   help="Milvus Lite only up to this size (its writes take ~6 ms per turn here)")
+    p.add_argument("--clone-from", type=int, default=None,
+                   help="sizes above this many turns copy that corpus's documents (new meetings, dates, noise)")
     p.add_argument("--backends", action="store_true",
                    help="also compare embedding runtimes (torch / onnx-int8 × threads × batch size)")
     p.add_argument("--backends-only", action="store_true", help="only the embedding runtime comparison")
@@ -286,26 +297,81 @@ class Synthesiser:
         return doc
 
 
+def clone(doc, copy: int, rng: random.Random, nrng, sigma: float = NOISE_SIGMA):
+    """A copy of a prepared synthetic document under a new key, meeting and date; chunk vectors get fresh noise."""
+    import hashlib
+    from dataclasses import replace
+
+    import numpy as np
+
+    key = f"{doc.key}~{copy}"
+    ids = {m.id: hashlib.sha1(f"{key}\0{m.id}".encode()).hexdigest()[:16] for m in doc.parsed.meetings}
+    meetings = [replace(m, id=ids[m.id], doc=f"{m.doc}~{copy}", source=f"{m.source}~{copy}",
+                        date=m.date and f"{rng.choice(YEARS)}{m.date[4:]}") for m in doc.parsed.meetings]
+    turns = [replace(t, meeting_id=ids[t.meeting_id]) for t in doc.parsed.turns]
+    parsed = replace(doc.parsed, doc=meetings[0].doc, source=meetings[0].source, meetings=meetings, turns=turns)
+    tk = {old: f"{t.meeting_id}:{t.order}" for old, t in zip(doc.turn_keys, turns)}
+    vecs = np.stack([c.vector for c in doc.chunks]) if doc.chunks else np.zeros((0, 1), np.float32)
+    vecs = vecs + nrng.normal(0.0, sigma, size=vecs.shape).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    chunks = [replace(c, key=f"{tk[c.turn_key]}:c{c.key.rpartition(':c')[2]}", turn_key=tk[c.turn_key], vector=v)
+              for c, v in zip(doc.chunks, vecs)]
+    sentences = [replace(x, turn_key=tk[x.turn_key]) for x in doc.sentences]
+    return replace(doc, key=key, parsed=parsed, turn_keys=[tk[k] for k in doc.turn_keys], chunks=chunks,
+                   sentences=sentences)
+
+
+def synthetic_documents(syn: Synthesiser, n: int, tokenizer: str, context: str, res: dict[str, Any],
+                        pool: list | None = None, keep: list | None = None):
+    """n turns of prepared documents: synthesised, or (with a pool) copies of the pool's documents."""
+    made = 0
+    if pool:
+        copy = 0
+        while made < n:
+            copy += 1
+            for doc in pool:
+                if made >= n:
+                    return
+                t = time.perf_counter()
+                out = clone(doc, copy, syn.rng, syn.nrng)
+                res["synth_s"] += time.perf_counter() - t
+                made += len(out.turn_keys)
+                yield out
+        return
+    for key, parsed in syn.parsed_documents(n):
+        t = time.perf_counter()
+        doc = syn.prepared(key, parsed, tokenizer, context)
+        res["synth_s"] += time.perf_counter() - t
+        if keep is not None:
+            keep.append(doc)
+        yield doc
+
+
 def build_synthetic(syn: Synthesiser, n: int, work: Path, settings, dimension: int, backend: str,
-                    kinds: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """n synthetic turns written once per vector kind (same documents, different hnsw_threshold).
-    Returns the figures and each kind's Settings."""
+                    kinds: list[str], pool: list | None = None,
+                    keep: list | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """n synthetic turns written once per store kind (the same documents; local stores with different
+    hnsw_threshold, and Milvus Lite). Returns the figures and each kind's Settings."""
     from rag.readers import PARSER_VERSION
     from rag.store import open_writer
 
-    conf = {kind: settings.with_overrides(index_dir=work / f"syn-{n}-{kind}", hnsw_threshold=VECTOR_KINDS[kind],
-                                          context_prefix="none") for kind in kinds}
-    res: dict[str, Any] = {"turns": n, "rss_start_mb": rss_mb(), "synth_s": 0.0, "sentences": 0}
+    conf = {kind: settings.with_overrides(index_dir=work / f"syn-{n}-{kind}", context_prefix="none",
+                                          **({"store": "milvus"} if kind == MILVUS else
+                                             {"store": "local", "hnsw_threshold": VECTOR_KINDS[kind]}))
+            for kind in kinds}
+    res: dict[str, Any] = {"turns": n, "rss_start_mb": rss_mb(), "synth_s": 0.0, "sentences": 0,
+                           "cloned": bool(pool)}
+    # copies (--clone-from): the IVF store is the flat store's files with its vectors made an IVF, as the
+    # writer's commit would make them (VectorIndex.rebalanced), instead of writing every turn twice
+    derive_ivf = bool(pool) and "flat" in kinds and "ivf" in kinds
+    written = [k for k in kinds if not (derive_ivf and k == "ivf")]
     add_s = dict.fromkeys(kinds, 0.0)
     with ExitStack() as stack:  # a writer that does not reach commit() aborts, leaving nothing behind
         writers = {kind: stack.enter_context(open_writer(conf[kind], dimension=dimension, embed_backend=backend,
                                                          parser_version=PARSER_VERSION, rebuild=True))
-                   for kind in kinds}
+                   for kind in written}
         manifest = writers[kinds[0]].manifest
-        for key, parsed in syn.parsed_documents(n):
-            t = time.perf_counter()
-            doc = syn.prepared(key, parsed, manifest.tokenizer, manifest.context)
-            res["synth_s"] += time.perf_counter() - t
+        for doc in synthetic_documents(syn, n, manifest.tokenizer, manifest.context, res, pool, keep):
             res["sentences"] += len(doc.sentences)
             for kind, writer in writers.items():
                 t = time.perf_counter()
@@ -316,14 +382,55 @@ def build_synthetic(syn: Synthesiser, n: int, work: Path, settings, dimension: i
             writer.commit()
             res[f"{kind}_commit_s"] = time.perf_counter() - t
             res[f"{kind}_add_s"] = add_s[kind]
+    if derive_ivf:
+        t = time.perf_counter()
+        derive_ivf_store(conf["flat"].index_dir, conf["ivf"].index_dir)
+        res["ivf_add_s"], res["ivf_commit_s"], res["ivf_derived"] = 0.0, time.perf_counter() - t, True
     for kind in kinds:
         stats = store_stats(conf[kind])
-        res[f"{kind}_bytes"] = stats["size_bytes"]
-        res["chunks"] = stats["chunks"]
+        res[f"{kind}_bytes"] = dir_bytes(conf[kind].index_dir)
+        res.setdefault("chunks", stats["chunks"])
+        res[f"{kind}_turns"] = stats["turns"]
     res["disk_bytes"] = res["flat_bytes"]
     res["rss_after_mb"] = rss_mb()
     res["peak_rss_mb"] = peak_rss_mb()
     return res, conf
+
+
+def derive_ivf_store(flat_dir: Path, ivf_dir: Path) -> None:
+    """The flat store's live generation copied, its chunk vectors rebuilt as the IVF the writer would build."""
+    from rag.store.base import Manifest
+    from rag.store.vectors import VectorIndex
+
+    gen = flat_dir / (flat_dir / "CURRENT").read_text().strip()
+    shutil.rmtree(ivf_dir, ignore_errors=True)
+    ivf_dir.mkdir(parents=True)
+    shutil.copytree(gen, ivf_dir / gen.name)
+    vectors = VectorIndex.load(gen / "vectors.faiss").rebalanced(0)
+    vectors.save(ivf_dir / gen.name / "vectors.faiss")
+    manifest = Manifest.from_json((gen / "manifest.json").read_text(encoding="utf-8"))
+    manifest.vector_index = vectors.kind
+    (ivf_dir / gen.name / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    (ivf_dir / "CURRENT").write_text(gen.name)
+
+
+def dir_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def tree_rss_mb() -> float:
+    """Resident memory of this process and its children (Milvus Lite may run a server beside it)."""
+    total = rss_mb()
+    try:
+        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    except OSError:
+        kids = []
+    for pid in kids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        except OSError:
+            pass
+    return total
 
 
 # --------------------------------------------------------------------------- 3. latency and recall
@@ -336,7 +443,7 @@ def measure_latency(stores: dict[tuple[int, str], Any], queries: list[dict[str, 
     retrievers = {key: Retriever(store, None) for key, store in stores.items()}
     filters = {name: Filters(**f) for name, f in FILTERS.items()}
     configs = [(n, kind, mode, fname) for (n, kind) in stores for mode in MODES for fname in FILTERS
-               if not (kind != "flat" and mode == "keyword")]  # keyword search does not use the vectors
+               if not (kind == "ivf" and mode == "keyword")]  # keyword search does not use the vectors
 
     def search(config, q):
         n, kind, mode, fname = config
@@ -355,11 +462,51 @@ def measure_latency(stores: dict[tuple[int, str], Any], queries: list[dict[str, 
                 t = time.perf_counter()
                 search(c, q)
                 times["|".join(map(str, c))].append((time.perf_counter() - t) * 1000)
+    # a filter met for the first time: the local store evaluates it in SQL once and keeps the allowed ids for
+    # the next searches (a question searches twice with one filter), so the loop above times later searches
+    for c in configs:
+        n, kind, mode, fname = c
+        cache = getattr(stores[(n, kind)], "_allowed", None)
+        if fname == "none" or mode != "hybrid":
+            continue
+        key = "|".join(map(str, c)) + "|first"
+        times[key] = []
+        for q in queries[:10]:
+            if cache is not None:
+                cache.clear()
+            t = time.perf_counter()
+            search(c, q)
+            times[key].append((time.perf_counter() - t) * 1000)
     return times
 
 
-def hnsw_recall(flat, hnsw, queries: list[dict[str, Any]]) -> dict[str, float]:
-    """recall@10 and @50 of the HNSW store's dense search against the exact store's, per filter."""
+def open_and_warm(settings, queries: list[dict[str, Any]]) -> tuple[Any, float]:
+    """Open a store and run one search of each mode and filter (loading what it loads); MB of memory it took."""
+    from rag.records import Filters
+    from rag.retrieval import Retriever
+    from rag.store import open_store
+
+    import faiss  # noqa: F401  (libraries and the tokenizer's dictionary count once, not in the first store)
+
+    from rag.indexing.tokens import tokenize
+
+    tokenize(queries[0]["question"], "both")
+
+    if settings.store.startswith("milvus"):
+        import pymilvus  # noqa: F401
+    gc.collect()
+    before = tree_rss_mb()
+    store = open_store(settings)
+    r = Retriever(store, None)
+    for mode in MODES:
+        for f in FILTERS.values():
+            r.search(queries[0]["question"], k=5, filters=Filters(**f), mode=mode, query_vector=queries[0]["vector"])
+    gc.collect()
+    return store, tree_rss_mb() - before
+
+
+def hnsw_recall(flat, approx, queries: list[dict[str, Any]]) -> dict[str, float]:
+    """recall@10 and @50 of the approximate store's dense search against the exact store's, per filter."""
     from rag.records import Filters
 
     out: dict[str, float] = {}
@@ -373,9 +520,27 @@ def hnsw_recall(flat, hnsw, queries: list[dict[str, Any]]) -> dict[str, float]:
             for q in queries:
                 exact = {ref.key for ref, _ in flat.search_dense(q["vector"], k, filters)}
                 if exact:
-                    approx = {ref.key for ref, _ in hnsw.search_dense(q["vector"], k, filters)}
-                    rec.append(len(exact & approx) / len(exact))
+                    got = {ref.key for ref, _ in approx.search_dense(q["vector"], k, filters)}
+                    rec.append(len(exact & got) / len(exact))
             out[f"recall@{k}_{fname}"] = statistics.mean(rec) if rec else float("nan")
+    return out
+
+
+def nprobe_sweep(flat, ivf, queries: list[dict[str, Any]], k: int = 10) -> list[dict[str, float]]:
+    """recall@k and ms per query of the local IVF at several nprobe (its default ×½…×4), unfiltered, against
+    exact search of the same vectors (reads the stores' VectorIndex: a local-store detail)."""
+    exact_index, index = getattr(flat, "vectors", None), getattr(ivf, "vectors", None)
+    if exact_index is None or index is None or index.kind != "ivf":
+        return []
+    exact = [{i for i, _ in exact_index.search(q["vector"], k)} for q in queries]
+    out = []
+    for factor in (0.5, 1, 2, 4):
+        nprobe = max(1, int(index.nprobe * factor))
+        t = time.perf_counter()
+        got = [{i for i, _ in index.search(q["vector"], k, nprobe=nprobe)} for q in queries]
+        ms = (time.perf_counter() - t) * 1000 / len(queries)
+        out.append({"nprobe": nprobe, "nlist": int(index.index.nlist), "ms": ms,
+                    "recall": statistics.mean(len(a & b) / max(1, len(a)) for a, b in zip(exact, got))})
     return out
 
 
@@ -515,14 +680,25 @@ def render(results: dict[str, Any]) -> str:
     builds = results.get("builds")
     if builds:
         parts.append("\n### Synthetic corpora: build (real indexing and store code; vectors synthesised, no model)\n")
-        rows = [[n, b["chunks"], b["sentences"], b["synth_s"], b["flat_add_s"], b["flat_commit_s"],
+        rows = [[n, b["chunks"], b["sentences"], b["synth_s"] if not b.get("cloned") else f"{b['synth_s']:.3g} (copies)",
+                 b["flat_add_s"], b["flat_commit_s"],
                  f"{b['flat_bytes'] / 1e6:.1f} MB",
-                 f"{b['hnsw_add_s']:.3g} / {b['hnsw_commit_s']:.3g}" if "hnsw_bytes" in b else "–",
-                 f"{b['hnsw_bytes'] / 1e6:.1f} MB" if "hnsw_bytes" in b else "–",
+                 f"{b['ivf_add_s']:.3g} / {b['ivf_commit_s']:.3g}" if "ivf_bytes" in b else "–",
+                 f"{b['ivf_bytes'] / 1e6:.1f} MB" if "ivf_bytes" in b else "–",
+                 f"{b[MILVUS + '_add_s']:.3g} / {b[MILVUS + '_commit_s']:.3g}" if MILVUS + "_bytes" in b else "–",
                  f"{b['rss_after_mb']:.0f} MB"] for n, b in builds.items()]
         parts.append(table(["turns", "chunks", "sentences", "synthesis s (prepare+tokens+vectors)", "add s",
-                            "commit s (BM25+VACUUM+fsync)", "on disk", "HNSW store: add / commit s",
-                            "HNSW store on disk", "RSS after"], rows))
+                            "commit s (BM25+VACUUM+fsync)", "on disk", "IVF store: add / commit s",
+                            "IVF store on disk", "Milvus Lite: add / commit s", "RSS after"], rows))
+        parts.append("\n### Disk and memory per turn (memory: resident growth on opening the store and running one "
+                     "search of each mode and filter)\n")
+        rows = []
+        for n, b in builds.items():
+            for kind in [k for k in (*VECTOR_KINDS, MILVUS) if f"{k}_bytes" in b]:
+                mem = (b.get("memory_mb") or {}).get(kind)
+                rows.append([n, kind, f"{b[kind + '_bytes'] / n:,.0f}",
+                             f"{mem * 1e6 / n:,.0f}" if mem is not None else "–"])
+        parts.append(table(["turns", "store", "disk bytes per turn", "memory bytes per turn"], rows))
     lat = results.get("latency") or {}
     if lat:
         parts.append("\n### Search latency, ms (Retriever.search k=5, query vector precomputed)\n")
@@ -531,8 +707,8 @@ def render(results: dict[str, Any]) -> str:
         rows = []
         for mode in MODES:
             for fname in FILTERS:
-                for kind in VECTOR_KINDS:
-                    if kind != "flat" and mode == "keyword":
+                for kind in (*VECTOR_KINDS, MILVUS):
+                    if kind == "ivf" and mode == "keyword":
                         continue
                     cells = [lat.get(f"{n}|{kind}|{mode}|{fname}") for n in sizes]
                     if not any(cells):
@@ -545,22 +721,36 @@ def render(results: dict[str, Any]) -> str:
         if len(sizes) > 1:
             heads.append(f"p50 growth {sizes[0]:,}→{sizes[-1]:,}")
         parts.append(table(heads, rows))
+        first = [[kind, fname] + [f"{pct(lat.get(f'{n}|{kind}|hybrid|{fname}|first'), 50):.1f}"
+                                  if lat.get(f"{n}|{kind}|hybrid|{fname}|first") else "–" for n in sizes]
+                 for kind in (*VECTOR_KINDS, MILVUS) for fname in FILTERS if fname != "none"
+                 and any(lat.get(f"{n}|{kind}|hybrid|{fname}|first") for n in sizes)]
+        if first:
+            parts.append("\nHybrid search with a filter met for the first time (p50 ms of 10 queries; the local "
+                         "store evaluates a filter in SQL once, then keeps its allowed ids):\n")
+            parts.append(table(["store", "filter"] + [f"{n:,} turns" for n in sizes], first))
     rec = results.get("recall")
     if rec:
-        parts.append("\n### Exact (flat) vs HNSW dense search (two stores of the same units, RAG_HNSW_THRESHOLD "
+        parts.append("\n### Exact (flat) vs IVF dense search (two stores of the same units, RAG_HNSW_THRESHOLD "
                      "10^12 vs 0; Store.search_dense)\n")
         rows = []
         for n, r in rec.items():
-            fl, hn = lat.get(f"{n}|flat|dense|none"), lat.get(f"{n}|hnsw|dense|none")
-            fln, hnn = lat.get(f"{n}|flat|dense|narrow"), lat.get(f"{n}|hnsw|dense|narrow")
+            fl, hn = lat.get(f"{n}|flat|dense|none"), lat.get(f"{n}|ivf|dense|none")
+            fln, hnn = lat.get(f"{n}|flat|dense|narrow"), lat.get(f"{n}|ivf|dense|narrow")
             rows.append([n, r["recall@10_none"], r["recall@50_none"], r["recall@10_body"], r["recall@10_narrow"],
                          f"{r['allowed_narrow']:,}",
                          f"{pct(fl, 50):.2f} / {pct(hn, 50):.2f}" if fl and hn else "–",
                          f"×{pct(fl, 50) / pct(hn, 50):.1f}" if fl and hn else "–",
                          f"{pct(fln, 50):.2f} / {pct(hnn, 50):.2f}" if fln and hnn else "–"])
         parts.append(table(["turns", "recall@10", "recall@50", "recall@10 body filter", "recall@10 narrow filter",
-                            "narrow: allowed chunks", "dense p50 ms flat / HNSW", "HNSW speedup",
-                            "narrow p50 ms flat / HNSW"], rows))
+                            "narrow: allowed chunks", "dense p50 ms flat / IVF", "IVF speedup",
+                            "narrow p50 ms flat / IVF"], rows))
+        sweep = [[n, f"{r['nprobe']} of {r['nlist']}", r["recall"], r["ms"]]
+                 for n, rr in rec.items() for r in rr.get("nprobe_sweep", [])]
+        if sweep:
+            parts.append("\nIVF nprobe sweep (unfiltered, k=10, VectorIndex.search alone; the store's default is the "
+                         "second row of each size):\n")
+            parts.append(table(["turns", "nprobe (cells scanned)", "recall@10", "ms/query"], sweep))
     be = results.get("backends")
     if be:
         parts.append(f"\n### Embedding runtimes (timed: {be['chunks']} real chunks, {be['tokens']} tokens, median of "
@@ -609,22 +799,33 @@ def bench_store(args, settings, sizes: list[int], nq: int | None, rounds: int, w
     del embedder, docs
     gc.collect()
 
-    kinds = ["flat"] if args.no_hnsw else list(VECTOR_KINDS)
+    kinds = ["flat"] if args.no_approx else list(VECTOR_KINDS)
+    if args.milvus:
+        kinds.append(MILVUS)
     stores: dict[tuple[int, str], Any] = {}
     results["builds"], results["recall"] = {}, {}
+    pool: list = []  # the documents of the --clone-from size, copied for larger sizes
     try:
         for n in sizes:
-            log(f"building synthetic stores of {n:,} turns ({' and '.join(kinds)}) ...")
-            b, conf = build_synthetic(syn, n, work, settings, dimension, backend, kinds)
+            clone_pool = pool if args.clone_from and n > args.clone_from and pool else None
+            log(f"building synthetic stores of {n:,} turns ({' and '.join(kinds)})"
+                f"{' from copies of the ' + format(args.clone_from, ',') + '-turn corpus' if clone_pool else ''} ...")
+            keep = pool if args.clone_from and n == args.clone_from else None
+            size_kinds = [k for k in kinds if k != MILVUS or n <= args.milvus_max_turns]
+            b, conf = build_synthetic(syn, n, work, settings, dimension, backend, size_kinds, clone_pool, keep)
             results["builds"][n] = b
-            for kind in kinds:
-                stores[(n, kind)] = open_store(conf[kind])
-            b["vector_index"] = {kind: stores[(n, kind)].manifest.vector_index for kind in kinds}
-            if any(built != kind for kind, built in b["vector_index"].items()):
+            b["memory_mb"] = {}
+            for kind in size_kinds:
+                stores[(n, kind)], b["memory_mb"][kind] = open_and_warm(conf[kind], questions)
+            b["vector_index"] = {kind: stores[(n, kind)].manifest.vector_index for kind in size_kinds}
+            if any(built != kind for kind, built in b["vector_index"].items() if kind in VECTOR_KINDS):
                 raise RuntimeError(f"synthetic stores of {n} turns: asked for {kinds}, built {b['vector_index']}")
-            if "hnsw" in kinds:
-                results["recall"][n] = hnsw_recall(stores[(n, "flat")], stores[(n, "hnsw")], questions)
-            log(f"  built in {b['flat_add_s'] + b['flat_commit_s']:.1f} s, {b['flat_bytes'] / 1e6:.1f} MB")
+            if "ivf" in kinds:
+                results["recall"][n] = hnsw_recall(stores[(n, "flat")], stores[(n, "ivf")], questions)
+                results["recall"][n]["nprobe_sweep"] = nprobe_sweep(stores[(n, "flat")], stores[(n, "ivf")],
+                                                                    questions)
+            log(f"  built in {b['flat_add_s'] + b['flat_commit_s']:.1f} s, {b['flat_bytes'] / 1e6:.1f} MB; " +
+                ", ".join(f"{k} {b[k + '_add_s']:.0f}+{b[k + '_commit_s']:.0f} s" for k in size_kinds))
         log("measuring latency ...")
         results["latency"] = measure_latency(stores, questions, rounds, seed=args.seed)
     finally:

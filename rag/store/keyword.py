@@ -37,6 +37,7 @@ class KeywordIndex:
         self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
         self.indptr, self.positions, self.tf = indptr, positions, tf
         self._triples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # added, not yet merged
         self._scores: np.ndarray | None = None
         self._vocab: dict[str, int] | None = None
 
@@ -73,18 +74,28 @@ class KeywordIndex:
                 f.append(n)
         if not ids:
             return
-        term, chunk, tf = self._thaw()
-        self.terms = list(vocab)
-        self.chunk_ids = np.concatenate([self.chunk_ids, np.asarray(ids, np.int64)])
-        self._triples = (np.concatenate([term, np.asarray(t, np.int32)]),
-                         np.concatenate([chunk, np.asarray(c, np.int64)]),
-                         np.concatenate([tf, np.minimum(np.asarray(f, np.int64), 255).astype(np.uint8)]))
+        self._thaw()
+        self._pending.append((np.asarray(ids, np.int64), np.asarray(t, np.int32), np.asarray(c, np.int64),
+                              np.minimum(np.asarray(f, np.int64), 255).astype(np.uint8)))
         self._scores = None
+
+    def _merge(self) -> None:
+        """Fold the added chunks into the triples (once, not per document)."""
+        if not self._pending:
+            return
+        term, chunk, tf = self._thaw()
+        self.terms = list(self.vocab)
+        self.chunk_ids = np.concatenate([self.chunk_ids] + [p[0] for p in self._pending])
+        self._triples = (np.concatenate([term] + [p[1] for p in self._pending]),
+                         np.concatenate([chunk] + [p[2] for p in self._pending]),
+                         np.concatenate([tf] + [p[3] for p in self._pending]))
+        self._pending = []
 
     def remove(self, chunk_ids: list[int]) -> None:
         if not chunk_ids:
             return
         gone = np.asarray(chunk_ids, np.int64)
+        self._merge()
         term, chunk, tf = self._thaw()
         self.chunk_ids = self.chunk_ids[~np.isin(self.chunk_ids, gone)]
         keep = ~np.isin(chunk, gone)
@@ -93,6 +104,7 @@ class KeywordIndex:
 
     def _freeze(self) -> None:
         """Triples -> term-major arrays; terms no chunk holds any more are dropped."""
+        self._merge()
         if self._triples is None:
             return
         term, chunk, tf = self._triples
@@ -166,14 +178,15 @@ class KeywordIndex:
         return self._scores
 
     def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top-k (chunk_id, score); `allowed` (chunk ids) restricts the candidates before ranking."""
+        """Top-k (chunk_id, score); `allowed` (chunk ids) restricts the candidates before ranking. Every posting of
+        the query's terms is added up (the cost grows with the index: eval/BENCHMARKS.md)."""
         vocab = self.vocab
         toks = [vocab[t] for t in query_tokens if t in vocab]
-        if not toks or not len(self.chunk_ids):
+        if not toks or not len(self.chunk_ids) or k <= 0:
             return []
         data, indptr, positions = self._weights(), self.indptr, self.positions
         scores = np.zeros(len(self.chunk_ids), dtype=np.float32)
-        for t in toks:  # in query order, duplicates counted again (as bm25s does)
+        for t in toks:  # in query order, duplicates counted again (as bm25s does): the same float32 sums
             s, e = indptr[t], indptr[t + 1]
             scores[positions[s:e]] += data[s:e]  # a term lists a chunk once: no repeated index
         if allowed is not None:

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 
 NEVER = 2**62  # a threshold no index reaches: exact search always
-NPROBE_SHARE = 16  # an unfiltered IVF search scans nlist / NPROBE_SHARE cells (recall@10 ≈ 0.97, eval/BENCHMARKS.md)
+NPROBE_SHARE = 32  # an unfiltered IVF search scans nlist / NPROBE_SHARE cells (~3 % of the vectors)
 MIN_NPROBE = 8
 RETRAIN_GROWTH = 4  # an IVF is trained again when its size calls for RETRAIN_GROWTH × as many cells
 
 
 def nlist_for(n: int) -> int:
-    """IVF cells for n vectors: the power of two nearest √n (158k → 512, 1.6M → 1,024), at least 16."""
-    return max(16, 2 ** round(math.log2(max(1.0, math.sqrt(n)))))
+    """IVF cells for n vectors: the power of two nearest 2√n (158k → 1,024, 1.6M → 2,048), at least 16."""
+    return max(16, 2 ** round(math.log2(max(1.0, 2 * math.sqrt(n)))))
 
 
 class VectorIndex:
@@ -59,11 +59,12 @@ class VectorIndex:
         if expected < approx_threshold or train is None or len(train) == 0:
             return cls(faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, fp16, faiss.METRIC_INNER_PRODUCT)))
         nlist = min(nlist_for(expected), max(1, len(train) // 39))  # k-means wants ≥ 39 points per cell
+        nlist = 2 ** int(math.log2(nlist))
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, fp16,
                                               faiss.METRIC_INNER_PRODUCT, False)
         index.cp.niter = 10
         rng = np.random.default_rng(0)
-        sample = train if len(train) <= 64 * nlist else train[rng.choice(len(train), 64 * nlist, replace=False)]
+        sample = train if len(train) <= 48 * nlist else train[rng.choice(len(train), 48 * nlist, replace=False)]
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by id
         return cls(index)
