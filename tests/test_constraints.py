@@ -148,3 +148,12 @@ def test_a_name_is_given_only_by_a_sentence_naming_a_person():
 def test_a_figure_must_share_a_noun_with_the_question(sentence, about):
     topic = content_nouns("盛岡市はDX推進リーダーを何人配置しているか") - {"盛岡"}
     assert bool(topic & content_nouns(sentence)) is about
+
+
+def test_a_person_named_by_the_source_meets_the_question_under_a_shortened_label():
+    """The Diet API's speech record names 長島昭久; the printed label is 長島（昭）委員."""
+    d = read(file_document(CORPUS.parent / "dev" / "diet" / "shugiin_anzenhoshoiinkai_20080411.json"))
+    hit = Hit("t0", d.turns[0], d.meetings[0], 0.0)
+    assert d.turns[0].speaker == "長島（昭）委員"
+    cons = question_constraints("長島昭久議員が取り上げた設置法改正案では、自衛官を何名削減するとされていたか")
+    assert any(c.kind == "person" for c in cons) and unmet(cons, hit) == []

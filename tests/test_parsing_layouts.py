@@ -162,3 +162,23 @@ def test_the_item_the_chair_takes_up_is_the_agenda_of_the_turns_that_follow():
     passed = [t.agenda for t in diet.turns if "可決されました" in t.text]
     assert passed[0].endswith("以上両案") and "官報の発行に関する法律案" in passed[0]
     assert passed[1].startswith("日程第四 大麻取締法")
+
+
+def test_a_pdf_pages_line_breaks_do_not_end_sentences():
+    """Text extracted from a PDF (奈井江町's minutes in a scraper's JSON) breaks lines at the page's width, mid-word
+    and before a long figure: the sentence with the figure is one sentence; real sentence ends and short lines
+    (headings, lists) still end one."""
+    from rag.indexing.chunking import sentence_spans, wrap_width
+
+    naie = parse_path(DEV / "municipal" / "naie_20240215.json")
+    turn = next(t for t in naie.turns if "除排雪に要する" in t.text)
+    assert wrap_width(turn.text) in (38, 39, 40)
+    sentences = [turn.text[s:e] for s, e in sentence_spans(turn.text)]
+    snow = next(s for s in sentences if "除排雪に要する" in s)
+    assert snow.startswith("下段、８款２項１目の道路維持費では") and snow.endswith("６,０２２万４,０００円を追加計上。")
+    assert "次に、歳入についてご説明いたします。" in sentences
+    # minutes typed line by line are not wrapped text: every line ends its sentence as before
+    sumida = parse_path(DEV / "municipal" / "sumida_20241227.json")
+    assert all(wrap_width(t.text) is None for t in sumida.turns)
+    listing = "日程第二 官報の発行に関する法律案\n日程第三 官報の発行に関する法律の施行に伴う関係法律の整備に関する法律案"
+    assert len(sentence_spans(listing)) == 2

@@ -106,7 +106,8 @@ def _uncheckable(c: Constraint, hit: Hit) -> bool:
 
 def _evidence(hit: Hit) -> str:
     t, m = hit.turn, hit.meeting
-    parts = (t.speaker, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
+    # the speaker's full name where the source states it (the Diet API's 長島昭久 behind the label 長島（昭）委員)
+    parts = (t.speaker, t.speaker_name, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
     text = "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
     text = _ORDINAL.sub(lambda m: f"第{kanji_number(m.group(1))}回", text)  # 第三回 -> 第3回, as labels are
     return _ITEM.sub(lambda m: _item_label(m) if (m.group(1) or m.group(3)) else m.group(0), text)

@@ -14,10 +14,34 @@ MAX_CHARS = 320  # ≈ 200–260 e5 tokens of Japanese: well inside the 512-toke
 OVERLAP_SENTENCES = 1
 
 
+# text extracted from a PDF keeps the page's line breaks mid-sentence (「これまでの降\n雪委託料」): such a break is no
+# sentence end when its line runs (nearly) to the page's width and ends without a sentence's punctuation
+_ENDS_SENTENCE = tuple("。！？!?」』）)：:")
+_OPENS_LINE = tuple("○◯〇◎●◆■□△▲（(〔「・")
+WRAP_MIN = 20  # narrower lines are headings and lists, not a wrapped page
+
+
+def wrap_width(text: str) -> int | None:
+    """The width a hard-wrapped text breaks its lines at, or None when its lines are not wrapped."""
+    widths = [len(ln.strip()) for ln in text.split("\n")[:-1] if len(ln.strip()) >= WRAP_MIN]
+    if len(widths) < 3:
+        return None
+    width = max(set(widths), key=lambda w: (sum(abs(x - w) <= 1 for x in widths), w))
+    near = sum(abs(x - width) <= 1 for x in widths)
+    return width if near >= 3 and near >= 0.3 * len(widths) else None
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `text`, whitespace trimmed, none empty."""
     spans, pos = [], 0
+    width = wrap_width(text) if "\n" in text else None
     for m in _SENTENCE_END.finditer(text):
+        if width and m.group(0) == "\n":
+            line = text[text.rfind("\n", 0, m.start()) + 1:m.start()].strip()
+            # (a line may break early before a long figure: ６,０２２万４,０００円 is not split across lines)
+            if len(line) >= 0.8 * width and not line.endswith(_ENDS_SENTENCE) and \
+                    not text[m.end():m.end() + 1].startswith(_OPENS_LINE):
+                continue  # a wrapped line: the sentence goes on
         spans.append((pos, m.end()))
         pos = m.end()
     spans.append((pos, len(text)))
