@@ -134,7 +134,16 @@ class ExtractiveAnswerer:
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
-        fitting = [c for c in sentences[:NUMBER_WINDOW] if fits(c)]
+        # (sentences from another body, year or meeting than the question's are no evidence at all: the window
+        # counts the sentences that remain)
+        if constraints:
+            for c in sentences:
+                if c.hit.turn_key not in missing:
+                    missing[c.hit.turn_key] = unmet(constraints, c.hit, self.neighbours)
+            candidates = [c for c in sentences if not missing[c.hit.turn_key]] or sentences
+        else:
+            candidates = sentences
+        fitting = [c for c in candidates[:NUMBER_WINDOW] if fits(c)]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
