@@ -96,3 +96,16 @@ def test_who_was_chosen_is_answered_by_the_person_named_not_the_chair_who_declar
     named = _citation(2, "副委員長に、ゆきた政春委員、山本やすゆき委員のお二人を指名いたします。", "chair")
     assert direct_answer(q, [chair, named]) == "ゆきた政春委員 [2]、山本やすゆき委員 [2]"
     assert direct_answer(q, [chair]) is None  # never the chair's own name as the one chosen
+
+
+def test_a_role_named_in_the_question_binds_the_speaker_only_when_it_speaks():
+    from rag.answering.extractive import _NAMED_ROLE
+
+    def roles(q: str) -> list[str]:
+        return [m.group(1) for m in _NAMED_ROLE.finditer(q)]
+
+    assert roles("山中市長はどう答えたか") == ["市長"]
+    assert roles("市長はこの問題についてどのような考えを示したか") == ["市長"]
+    assert roles("区長の答弁は") == ["区長"]
+    assert roles("報告を求められた委員長は誰か") == []  # the role is what is asked: the chair names them
+    assert roles("何に基づいて議長が判断するとされたか") == []  # a role in what was said, not its speaker

@@ -70,7 +70,10 @@ def counted_units(question: str) -> list[re.Pattern[str]]:
 # a question for someone's name is answered only by a sentence that names a person
 _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b|\bwhat is (his|her|their) name\b", re.I)
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
-_NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:は|が|の答弁|に対して)")
+# (the role must be the one who speaks: not 「委員長は誰か」, where the role is what is asked, nor 「議長が判断する」)
+_NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
+                         r"(?=[^。？]*(?:答弁|答え|述べ|説明|発言|話し|話す|言っ|言う|表明|示し|語っ|報告|考え|見解|認識|姿勢|方針|意向|意欲|"
+                         r"強調|訴え|呼びかけ|挨拶|あいさつ|明らか))|の答弁|に対して)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -131,7 +134,16 @@ class ExtractiveAnswerer:
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
-        fitting = [c for c in sentences[:NUMBER_WINDOW] if fits(c)]
+        # (sentences from another body, year or meeting than the question's are no evidence at all: the window
+        # counts the sentences that remain)
+        if constraints:
+            for c in sentences:
+                if c.hit.turn_key not in missing:
+                    missing[c.hit.turn_key] = unmet(constraints, c.hit, self.neighbours)
+            candidates = [c for c in sentences if not missing[c.hit.turn_key]] or sentences
+        else:
+            candidates = sentences
+        fitting = [c for c in candidates[:NUMBER_WINDOW] if fits(c)]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
