@@ -109,3 +109,12 @@ def test_a_role_named_in_the_question_binds_the_speaker_only_when_it_speaks():
     assert roles("区長の答弁は") == ["区長"]
     assert roles("報告を求められた委員長は誰か") == []  # the role is what is asked: the chair names them
     assert roles("何に基づいて議長が判断するとされたか") == []  # a role in what was said, not its speaker
+
+
+def test_a_figure_in_kanji_numerals_is_quoted_whole():
+    """The Diet's and 福岡県's minutes write figures in kanji: the lead is 三百四十四名, not 四名."""
+    q = "設置法改正案では、自衛官を何名削減するとされていたか"
+    cit = _citation(1, "今回、三百四十四名の自衛官の削減で、表をお配りいたしました。", "member")
+    assert direct_answer(q, [cit]) == "三百四十四名 [1]"
+    total = _citation(1, "一般会計総額は、百二十二兆三千九十二億円となっております。", "executive")
+    assert direct_answer("一般会計総額はいくらか", [total]) == "百二十二兆三千九十二億円 [1]"

@@ -38,16 +38,17 @@ LEAD_IN_CHARS = 30  # a best sentence shorter than this is quoted with the sente
 NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
 
 # What a number question asks for, and what a sentence that answers it must contain.
-_NUM = r"[0-9０-９一二三四五六七八九十百千万億]"
+_NUM = r"[0-9０-９一二三四五六七八九十百千万億兆]"
+_FIG = r"[0-9０-９一二三四五六七八九十百千万億兆〇,，.]*"  # the rest of a figure: 三百四十四名, 二十兆八千七百七十八億円, 1,463億
 _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     # an amount is asked for by いくら or by a cost word with a question on it (その費用は？, 経費はどれだけ), not by
     # a cost word inside a name (在日米軍駐留経費の特別協定, 予算審査特別委員会, 補正予算案)
     (re.compile(r"いくら|何円|how much|\bcost|(?:費用|経費|予算額?|事業費|総額|金額)(?:は|が|を)?(?:いくら|どれ|どの|何|[?？]|$)",
-                re.I), re.compile(_NUM + r"[0-9０-９,，.万億千]*円")),
+                re.I), re.compile(_NUM + _FIG + r"円")),
     (re.compile(r"何人|何名|人数|登録者数|参加者数|how many (people|staff|users|members)", re.I),
-     re.compile(_NUM + r"[0-9０-９,，.万千]*[人名]")),
+     re.compile(_NUM + _FIG + r"[人名]")),
     (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
-     re.compile(_NUM + r"[0-9０-９,，.]*(?:[%％割]|パーセント)")),
+     re.compile(_NUM + _FIG + r"(?:[%％割]|パーセント)")),
     (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
     (re.compile(r"何回|回数", re.I), re.compile(_NUM + r"+回")),
     (re.compile(r"何日間|日数|how many days", re.I), re.compile(_NUM + r"+日間?")),
@@ -64,7 +65,7 @@ _PER_UNIT_SAID = re.compile(r"当たり|あたり|につき|ごと|1人|１人|�
 
 
 def counted_units(question: str) -> list[re.Pattern[str]]:
-    return [re.compile(_NUM + r"[0-9０-９,，.万億千百]*" + re.escape(m.group("unit"))) for m in _COUNTED.finditer(question)]
+    return [re.compile(_NUM + _FIG + re.escape(m.group("unit"))) for m in _COUNTED.finditer(question)]
 
 
 # a question for someone's name is answered only by a sentence that names a person
