@@ -57,7 +57,8 @@ def test_year_month_meeting_and_municipality_are_read_from_the_question():
     cs = question_constraints("下関市議会の令和6年12月定例会で、タクシー共同配車アプリの導入時期はいつと答弁されたか")
     assert [(c.kind, c.label, c.year, c.month) for c in cs] == [("date", "令和6年12月", 2024, 12),
                                                                  ("place", "下関市", None, None)]
-    assert _kinds("第1回長崎市情報化推進計画策定委員会で委員長に選ばれたのは誰か") == [("meeting", "第1回"), ("place", "長崎市")]
+    assert _kinds("第1回長崎市情報化推進計画策定委員会で委員長に選ばれたのは誰か") == [
+        ("meeting", "第1回"), ("committee", "情報化推進計画策定委員会"), ("place", "長崎市")]
     assert _kinds("下関市長は関谷博議員のDXに関する一般質問に対して何と答弁したか") == [("place", "下関市"), ("person", "関谷博")]
 
 

@@ -332,3 +332,14 @@ def test_quote_coverage_and_metadata_checks():
                                 {"doc": "b.txt", "body": "どこか", "date": "2024-01-01"},
                                 {"doc": "c.txt", "body": "x", "date": "y"}], gold)
     assert checks == {"body": [True], "date": [False, True]}  # b states no body; c has no gold
+
+
+def test_metadata_checks_leave_out_other_meetings_of_the_same_file():
+    """A Diet search result holds several meetings; the gold describes its first: the others are not checked."""
+    from rag.evaluation import metrics as M
+
+    gold = {"d.json": {"body": "参議院", "date": "2022-05-11", "meeting": "本会議 第21号"}}
+    cits = [{"doc": "d.json", "body": "参議院", "date": "2022-05-11", "meeting": "本会議 第21号"},
+            {"doc": "d.json", "body": "参議院", "date": "2021-03-31", "meeting": "本会議 第12号"},
+            {"doc": "d.json", "body": "衆議院", "date": "2022-05-11", "meeting": "本会議　第21号"}]
+    assert M.metadata_checks(cits, gold) == {"body": [True, False], "date": [True, True]}

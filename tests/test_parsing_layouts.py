@@ -182,3 +182,15 @@ def test_a_pdf_pages_line_breaks_do_not_end_sentences():
     assert all(wrap_width(t.text) is None for t in sumida.turns)
     listing = "日程第二 官報の発行に関する法律案\n日程第三 官報の発行に関する法律の施行に伴う関係法律の整備に関する法律案"
     assert len(sentence_spans(listing)) == 2
+
+
+def test_an_archives_threads_of_different_meetings_are_different_meetings():
+    """OpenGIKAI's day file holds threads of 予算委員会 and 議院運営委員会: two meetings, each with its own turns."""
+    d = parse_path(DEV / "other" / "opengikai-sangiin_20260226.json")
+    assert [(m.body, m.name, m.date) for m in d.meetings] == [("参議院", "予算委員会", "2026-02-26"),
+                                                             ("参議院", "議院運営委員会", "2026-02-26")]
+    by_meeting = {m.id: [t for t in d.turns if t.meeting_id == m.id] for m in d.meetings}
+    assert all(by_meeting.values())
+    assert all(d.text[a:b] in t.text for t in d.turns for a, b in t.pieces)  # offsets still point at the text
+    both = parse_path(DEV / "other" / "opengikai-sangiin_20260225.json")
+    assert [m.body for m in both.meetings] == ["参議院", "衆議院"]

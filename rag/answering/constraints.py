@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from rag.answering.base import nfkc
 from rag.english import place_stem, places_named
 from rag.language import is_english, proper_nouns
+from rag.parsing.metadata import find_body
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit
 from rag.indexing.tokens import analyse, normalise
@@ -34,7 +35,7 @@ _ERA_NAMES = {"令和", "平成", "昭和", "大正", "明治"}
 
 @dataclass(frozen=True)
 class Constraint:
-    kind: str  # "date", "meeting", "item", "place", "person", "name"
+    kind: str  # "date", "meeting", "committee", "item", "place", "person", "name"
     label: str  # as the question writes it: 令和6年12月, 第1回, 第54号, 盛岡市, 関谷博, ふくふく母子モ
     year: int | None = None
     month: int | None = None
@@ -58,12 +59,46 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     figure = bool(_ASKS_FIGURE.search(q))
     out = [Constraint("date", q[a:b], y, m, said=figure and "年度" in q[a:b]) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
+    out += [Constraint("committee", name) for name in committees_named(q)]
     out += [Constraint("item", _item_label(m)) for m in _ITEM.finditer(q) if m.group(1) or m.group(3)]
     # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
     out += [Constraint(kind, word) for kind, word in proper_nouns(q)]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
+
+
+# the committee a question says it was said in: 「品川区の区民委員会で」「衆議院文部科学委員会において」
+_IN_COMMITTEE = re.compile(r"(?<![0-9０-９一二三四五六七八九十])(?P<name>[一-龥ァ-ヶー・]{2,24}?(?:委員会|審査会|調査会|協議会|分科会))(?=で|において|の(?:会議|審議|質疑|初回|席上))")
+_COMMITTEE_WORD = re.compile(r"(?:特別|常任)?(?:委員会|審査会|調査会|協議会|分科会)$")
+# boards of the executive that share the word 委員会 (教育委員会の方針) are no meeting
+_BOARDS = ("教育委員会", "選挙管理委員会", "人事委員会", "公安委員会", "農業委員会", "公平委員会", "収用委員会", "規制委員会")
+
+
+def committees_named(question: str) -> list[str]:
+    """The committees the question says its words were said in, without the body before them (品川区区民委員会)."""
+    bodies = ["衆議院", "参議院"] + [b for b in [find_body(question)] if b] + \
+        [w for kind, w in proper_nouns(question) if kind == "place"]
+    out = []
+    for m in _IN_COMMITTEE.finditer(question):
+        name = re.sub(r"^.*[0-9０-９一二三四五六七八九十元](?:年度|年|回|月|日|号)(?=[一-龥ァ-ヶー])", "", m.group("name"))  # 第1回…, 令和6年…
+        for b in sorted(bodies, key=len, reverse=True):
+            if name.startswith(b) and len(name) > len(b) + 2:
+                name = name[len(b):]
+                break
+        if len(name) > 3 and not name.endswith(_BOARDS) and name not in out:
+            out.append(name)
+    return out
+
+
+def _names_committee(label: str, evidence: str) -> bool:
+    """区民委員会 in 区民委員会; 地域活性化・こども政策・デジタル社会形成特別委員会 in its official name ("…に関する
+    特別委員会"): every part of the name before 委員会 is there."""
+    if label in evidence:
+        return True
+    core = _COMMITTEE_WORD.sub("", label)
+    parts = [p for p in re.split(r"[・、等及び]", core) if len(p) >= 2]
+    return bool(parts) and _COMMITTEE_WORD.search(label) is not None and all(p in evidence for p in parts)
 
 
 def places_in(hits: Sequence[Hit]) -> list[str]:
@@ -101,7 +136,7 @@ def unmet(constraints: list[Constraint], hit: Hit,
 def _uncheckable(c: Constraint, hit: Hit) -> bool:
     m = hit.meeting
     return ((c.kind == "date" and not m.date and not c.said) or (c.kind == "place" and not (m.body or m.place))
-            or (c.kind == "meeting" and not m.name))
+            or (c.kind in ("meeting", "committee") and not m.name))
 
 
 def _evidence(hit: Hit) -> str:
@@ -122,6 +157,8 @@ def _meets(c: Constraint, text: str, hit: Hit) -> bool:
         own = _ORDINAL.findall(nfkc(hit.meeting.name))
         if own:
             return c.label in {f"第{kanji_number(n)}回" for n in own}
+    if c.kind == "committee":
+        return _names_committee(nfkc(c.label).lower(), text)
     if c.kind != "date":
         return c.label in text
     said = {(y, m) for _, _, y, m in find_year_months(text)} | {(int(y), None) for y in _BARE_YEAR.findall(text)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +22,7 @@ from rag.errors import SourceError
 from rag.readers.diet import is_diet_api, parse_diet
 from rag.readers.encoding import decode
 from rag.readers.text import parse_text
+from rag.parsing.turns import meeting_id
 from rag.records import ParsedDocument, RawDocument, sha256_bytes
 
 TEXT_KEYS = ("text", "speech", "body", "content", "utterance", "raw", "message", "statement", "発言", "発言内容", "本文")
@@ -104,6 +106,29 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
                           f"(looked for {', '.join(TEXT_KEYS[:6])}…; top level: {keys})")
     speaker_key = _pick(records, SPEAKER_KEYS, long=False, exclude=text_key)
     type_key = _pick(records, SPEAKER_TYPE_KEYS, long=False, exclude=text_key)
+    top = obj if isinstance(obj, dict) else {}
+    # records under objects that state different meetings (an archive's threads: 予算委員会 and 議院運営委員会 of
+    # one day) are different meetings
+    groups: list[tuple[dict, list[dict]]] = []
+    for r in records:
+        owner = _owner(obj, r)
+        if groups and (groups[-1][0] is owner or _meeting_of(groups[-1][0]) == _meeting_of(owner)):
+            groups[-1][1].append(r)
+        else:
+            groups.append((owner, [r]))
+    parsed = [p for owner, recs in groups
+              if (p := _parse_group(owner, top, recs, text_key, speaker_key, type_key, raw)) is not None]
+    if not parsed:
+        raise SourceError(f"{raw.name}: JSON records hold no text (field {text_key!r} is empty in every record)")
+    return parsed[0] if len(parsed) == 1 else _merged(parsed, raw.name)
+
+
+def _meeting_of(owner: dict) -> tuple:
+    return tuple(str(owner.get(k)) for k in MEETING_KEYS + ("committee",) + DATE_KEYS + BODY_KEYS if k in owner)
+
+
+def _parse_group(owner: dict, top: dict, records: list[dict], text_key: str | None, speaker_key: str | None,
+                 type_key: str | None, raw: RawDocument) -> ParsedDocument | None:
     parts = []
     for r in records:
         body = _plain(r.get(text_key))
@@ -118,9 +143,7 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
             body = f"○{speaker}\n{body}"
         parts.append(body.strip("\n"))
     if not parts:
-        raise SourceError(f"{raw.name}: JSON records hold no text (field {text_key!r} is empty in every record)")
-    owner = _owner(obj, records[0])
-    top = obj if isinstance(obj, dict) else {}
+        return None
     meta = _meeting_fields(owner, top)
     # the record's own title lines head the text, where the metadata extraction reads titles of any layout
     # (unless the text's own title lines, before its first speaker, already state them)
@@ -128,6 +151,26 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
     titles = [t for t in _titles(owner, top) if t not in head]
     doc = RawDocument(raw.key, raw.name, raw.origin, raw.data, {**meta, **raw.metadata}, raw.fetched_at)
     return parse_text("\n".join(titles + [""] if titles else []) + "\n\n".join(parts), doc, "json")
+
+
+def _merged(docs: list[ParsedDocument], name: str) -> ParsedDocument:
+    """One document of several parsed meeting groups: texts joined, offsets shifted, meetings numbered anew."""
+    text, meetings, turns, segments, warnings = "", [], [], [], []
+    for d in docs:
+        shift = len(text) + (2 if text else 0)
+        text = f"{text}\n\n{d.text}" if text else d.text
+        ids = {}
+        for m in d.meetings:
+            ids[m.id] = meeting_id(name, len(meetings))
+            meetings.append(replace(m, id=ids[m.id]))
+        turns += [replace(t, meeting_id=ids.get(t.meeting_id, t.meeting_id),
+                          pieces=[(a + shift, b + shift) for a, b in t.pieces]) for t in d.turns]
+        segments += [replace(g, start=g.start + shift, end=g.end + shift,
+                             meeting_id=ids.get(g.meeting_id, g.meeting_id)) for g in d.segments]
+        warnings += d.warnings
+    first = docs[0]
+    return ParsedDocument(first.doc, first.source, first.format, text, first.content_hash, meetings, turns,
+                          segments, list(dict.fromkeys(warnings)))
 
 
 def _until_first_speaker(text: str) -> list[str]:
