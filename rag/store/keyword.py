@@ -23,6 +23,7 @@ import numpy as np
 
 K1, B = 1.5, 0.75
 FILE = "postings.npz"
+BLOCK = 1 << 24  # postings per step when computing weights
 
 
 class KeywordIndex:
@@ -58,7 +59,7 @@ class KeywordIndex:
         if self._triples is None:
             df = np.diff(self.indptr)
             term = np.repeat(np.arange(len(df), dtype=np.int32), df)
-            chunk = self.chunk_ids[self.positions] if len(self.positions) else np.zeros(0, np.int64)
+            chunk = self.chunk_ids[self.positions].astype(np.int32) if len(self.positions) else np.zeros(0, np.int32)
             self._triples = (term, chunk, self.tf)
         return self._triples
 
@@ -75,7 +76,7 @@ class KeywordIndex:
         if not ids:
             return
         self._thaw()
-        self._pending.append((np.asarray(ids, np.int64), np.asarray(t, np.int32), np.asarray(c, np.int64),
+        self._pending.append((np.asarray(ids, np.int64), np.asarray(t, np.int32), np.asarray(c, np.int32),
                               np.minimum(np.asarray(f, np.int64), 255).astype(np.uint8)))
         self._scores = None
 
@@ -111,14 +112,23 @@ class KeywordIndex:
         self.chunk_ids = np.sort(self.chunk_ids)
         used = np.zeros(len(self.terms), bool)
         used[term] = True
-        remap = np.cumsum(used) - 1
+        remap = (np.cumsum(used) - 1).astype(np.int32)
         self.terms = [x for x, u in zip(self.terms, used) if u]
         self._vocab = None
         t = remap[term]
-        pos = np.searchsorted(self.chunk_ids, chunk)
-        order = np.lexsort((pos, t))
+        del remap, term
+        pos = np.searchsorted(self.chunk_ids, chunk).astype(np.int32)
+        del chunk
+        # triples come term-major (the loaded postings) then by chunk (the added ones, whose ids are all larger):
+        # a stable sort by term alone puts every term's positions in order
+        order = np.argsort(t, kind="stable")
+        t, pos, tf = t[order], pos[order], tf[order]
+        del order
+        if np.any((t[1:] == t[:-1]) & (pos[1:] <= pos[:-1])):  # not so (ids added out of order): sort fully
+            order = np.lexsort((pos, t))
+            t, pos, tf = t[order], pos[order], tf[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(t, minlength=len(self.terms)))]).astype(np.int64)
-        self.positions, self.tf = pos[order].astype(np.int32), tf[order]
+        self.positions, self.tf = pos, tf
         self._triples = None
         self._scores = None
 
@@ -126,8 +136,8 @@ class KeywordIndex:
         """Term-major postings, each term's positions as gaps, deflated."""
         self._freeze()
         folder.mkdir(parents=True, exist_ok=True)
-        pos = self.positions.astype(np.int64)
-        gaps = np.diff(pos, prepend=0)
+        pos = self.positions
+        gaps = np.diff(pos, prepend=np.int32(0)).astype(np.uint32)
         starts = self.indptr[:-1][np.diff(self.indptr) > 0]
         gaps[starts] = pos[starts]  # each term's list starts from position 0
         vocab = zlib.compress(json.dumps(self.terms, ensure_ascii=False).encode("utf-8"), 6)
@@ -166,15 +176,21 @@ class KeywordIndex:
             self._freeze()
             n = len(self.chunk_ids)
             df = np.diff(self.indptr)
-            tf64 = self.tf.astype(np.float64)
-            doc_len = np.bincount(self.positions, weights=tf64, minlength=n)
+            doc_len = np.zeros(n, np.float64)
+            for s in range(0, len(self.tf), BLOCK):  # the lengths bm25s counts: tokens per chunk
+                doc_len += np.bincount(self.positions[s:s + BLOCK], weights=self.tf[s:s + BLOCK], minlength=n)
             avg = np.float64(doc_len.mean()) if n else np.float64(1.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 idf = np.where(df > 0, np.log(1 + (n - df + 0.5) / (df + 0.5)), 0.0).astype(np.float32)
-            # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf) in float64, times idf (float32), stored as float32
-            tf64 /= K1 * ((1 - B) + (B * doc_len[self.positions]) / avg) + tf64
-            tf64 *= np.repeat(idf, df).astype(np.float64)
-            self._scores = tf64.astype(np.float32)
+            term_of = np.repeat(np.arange(len(df), dtype=np.int32), df)
+            out = np.empty(len(self.tf), np.float32)
+            for s in range(0, len(self.tf), BLOCK):  # bounded temporaries: ~1.2 GB of postings per 1M turns
+                tf64 = self.tf[s:s + BLOCK].astype(np.float64)
+                # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf) in float64, times idf (float32), to float32
+                tf64 /= K1 * ((1 - B) + (B * doc_len[self.positions[s:s + BLOCK]]) / avg) + tf64
+                tf64 *= idf[term_of[s:s + BLOCK]].astype(np.float64)
+                out[s:s + BLOCK] = tf64
+            self._scores = out
         return self._scores
 
     def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
