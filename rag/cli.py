@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(p)
 
     p = sub.add_parser("fetch", help="bring minutes in from where they are published (the Diet's minutes API, a "
-                                     "DiscussNet or kensakusystem minutes system), kept in a corpus folder "
+                                     "DiscussNet, kensakusystem or DB-Search minutes system), kept in a corpus folder "
                                      "and optionally indexed")
     fetchers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
     common = argparse.ArgumentParser(add_help=False)  # what every fetcher takes
@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
                "cgi-bin3/See.exe?Code=… or Search2.exe page)")
     f.add_argument("--meeting", help="words in the meeting's name in the system's tree, e.g. 定例会 or 予算特別委員会 "
                                      "(space-separated: any of them)")
+
+    f = system("dbsearch", "DB-Search minutes system (大和速記情報センターの会議録検索システム, *.dbsr.jp)",
+               "any page of it, e.g. https://www.town.otofuke.hokkaido.dbsr.jp/index.php (or an "
+               "index.php/<n>?Template=search-detail page)")
+    f.add_argument("--all-documents", action="store_true",
+                   help="also a sitting's parts that hold no speeches (表紙, 名簿, 日程, 目次, 資料 …), not only its 本文")
 
     p = sub.add_parser("timeline", help="every statement on a topic across meetings in date order, with the changes "
                                         "between them and similar past questions (答弁の経過)")

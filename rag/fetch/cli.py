@@ -1,4 +1,4 @@
-"""`python -m rag fetch kokkai|discussnet|kensakusystem …`: the commands behind rag.cli's `fetch` (parsed
+"""`python -m rag fetch kokkai|discussnet|kensakusystem|dbsearch …`: the commands behind rag.cli's `fetch` (parsed
 there, run here)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-MUNICIPAL = ("discussnet", "kensakusystem")
+MUNICIPAL = ("discussnet", "kensakusystem", "dbsearch")
 
 
 def log(s: str) -> None:
@@ -78,6 +78,11 @@ def _system(source: str) -> tuple[Any, Callable, Callable, Callable[[argparse.Na
         return (m, m.fetch_discussnet, m.discussnet_folder, lambda a: m.tenant_of(a.base_url, a.api_url).slug,
                 lambda a: {"council": a.council, "all_types": a.all_types, "api_url": a.api_url,
                            "tenant_id": a.tenant_id})
+    if source == "dbsearch":
+        from rag.fetch import dbsearch as m
+
+        return (m, m.fetch_dbsearch, m.dbsearch_folder, lambda a: m.site_of(a.base_url).slug,
+                lambda a: {"all_documents": a.all_documents})
     from rag.fetch import kensakusystem as m
 
     return (m, m.fetch_kensakusystem, m.kensakusystem_folder, lambda a: m.site_of(a.base_url).slug,
