@@ -333,9 +333,8 @@ def test_each_kind_is_fetched_and_read_with_the_listings_metadata(server, aomori
 
     for fake, doc, name, day, body, turns in (
             (server, "1673", "令和６年第４回定例会（第５号） 本文", "2024-12-17", "音更町議会", 100),
-            # the reader takes one turn of the frame page (as of corpus/dev/municipal/aomori_r06-4teirei-final.html,
-            # the same bytes): a limit of rag.readers.html, not of what was fetched (122 speeches)
-            (aomori, "1486", "令和６年第４回定例会（第９号） 本文", "2024-12-25", "青森市議会", 1)):
+            # the frame page numbers each of its 122 speeches (「2  ◯議長（奈良岡隆君）　…」): every one is a turn
+            (aomori, "1486", "令和６年第４回定例会（第９号） 本文", "2024-12-25", "青森市議会", 122)):
         out = tmp_path / fake.kind
         report = run(fake, out, since=day, until=day)
         assert report.ok and saved(out) == [f"{doc}.html"], report.error

@@ -128,3 +128,11 @@ def test_segmenter_noise_never_crashes_and_covers(lines):
     text = "\n".join(lines).replace("\r", "")
     d = segment_text(text, "noise.txt", "noise.txt", "text", "0" * 64, {})
     assert coverage_problems(d) == []
+
+
+def test_a_numbered_utterance_is_a_speaker_turn():
+    """DB-Search's frame pages number every utterance before its mark: 「2  ◯議長（奈良岡隆君）　…」."""
+    m = L.match_marker_label("2  ◯議長（奈良岡隆君）　日程第１を議題といたします。")
+    assert m is not None and m.start == 0 and m.info.label == "議長（奈良岡隆君）"
+    assert L.match_marker_label("12  ◯９番（赤平勇人君）　議案第146号に異議があります。").info.label == "９番（赤平勇人君）"
+    assert L.match_marker_label("2  　午前10時開議") is None

@@ -197,6 +197,10 @@ _AFTER_LABEL = re.compile(r"[ \u3000]*[:：]")  # 〇河野大臣 ： — a colo
 def match_marker_label(line: str) -> LabelMatch | None:
     """``○議長（山田太郎君）　本文`` -> the label part. The line must begin (after spaces) with a marker."""
     i = len(line) - len(line.lstrip(SPACES))
+    first = i
+    numbered = _UTTERANCE_NUMBER.match(line, i)  # DB-Search numbers each utterance: 「2  ◯議長（奈良岡隆君）　…」
+    if numbered:
+        i = numbered.end()
     if i >= len(line) or line[i] not in MARKERS:
         return None
     j = i + 1
@@ -226,10 +230,11 @@ def match_marker_label(line: str) -> LabelMatch | None:
                 continue
         end = j + len(lab)
         colon = _AFTER_LABEL.match(line, end)
-        return LabelMatch(i, j, end, colon.end() if colon else end, info, "marker")
+        return LabelMatch(first, j, end, colon.end() if colon else end, info, "marker")
     return None
 
 
+_UTTERANCE_NUMBER = re.compile(rf"[0-9０-９]{{1,4}}[ \u3000]{{1,6}}(?=[{MARKERS}])")
 _COLON_LABEL = re.compile(r"(?P<lab>[^\s\u3000:：。、「」]{1,20}?)[ \u3000]*[:：]")
 
 

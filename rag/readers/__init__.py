@@ -15,7 +15,7 @@ from rag.errors import SourceError
 from rag.records import ParsedDocument, RawDocument
 
 # Bump when reading changes what turns or metadata come out of a document: `ingest` then re-reads unchanged files.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 HEAD_BYTES = 4096
 
 
