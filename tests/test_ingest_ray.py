@@ -137,6 +137,7 @@ def test_ray_ingest_into_milvus_resumes_after_a_failed_batch(ray_session, tmp_pa
     ta, ca, _, st_a, _ = _everything(local)
     tb, cb, _, st_b, _ = _everything(settings)
     assert ta == tb and set(ca) == set(cb)
-    assert all(np.allclose(ca[k][3], cb[k][3], atol=1e-6) for k in ca)
+    # (the local store keeps chunk vectors as float16, Milvus as float32)
+    assert all(np.allclose(ca[k][3], cb[k][3], atol=1e-3) for k in ca)
     for k in ("documents", "turns", "chunks", "bodies"):
         assert st_a[k] == st_b[k]
