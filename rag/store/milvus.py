@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -70,6 +71,11 @@ KEY_LEN, FIELD_LEN, PAYLOAD_CHARS = 2048, 4096, 16000  # bytes; bytes; character
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80  # as the local backend
 LEASE_SECONDS, HEARTBEAT_SECONDS = 120, 30
 IN_BATCH = 500  # keys per `in [...]` expression
+# Every read of "all rows matching" goes page by page (query_iterator: a pk cursor), every write in batches, so
+# no gRPC message grows with the index (gRPC refuses messages over 256 MB: at 100k turns all chunks' rows with
+# their vectors were 528 MB). A chunk row with its dense and sparse vectors is ~3.5 KB (384 dimensions).
+PAGE_ROWS = 4000  # rows per query page (~14 MB of chunk rows)
+WRITE_ROWS = 500  # rows per insert / upsert
 KINDS = ("chunks", "turns", "meetings", "sentences", "documents", "terms", "blobs")
 
 _clients: dict[tuple, Any] = {}
@@ -338,21 +344,46 @@ def _write_meta(client, prefix: str, key: str, value: dict | None) -> None:
     client.flush(_meta_name(prefix))
 
 
-def _query_all(client, collection: str, expr: str, fields: list[str], batch: int = 4000) -> list[dict]:
-    """Every row matching `expr`: a server pages with query_iterator (past the 16,384-row window);
-    Milvus Lite has no timestamps to page with, and answers a query without a limit."""
-    if getattr(client, "_rag_lite", False):
-        return list(client.query(collection, filter=expr, output_fields=fields))
-    it = client.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields)
-    out: list[dict] = []
+_quiet = threading.local()
+
+
+class _NoLiteSessionTs(logging.Filter):
+    """Milvus Lite has no MVCC timestamp for an iterator session: pymilvus warns at every query_iterator and
+    uses the client's clock, which is all Lite needs (one process, Strong consistency). Mute that one warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_quiet, "lite", False) and "mvccTs" in record.getMessage())
+
+
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoLiteSessionTs())
+
+
+def _pages(client, collection: str, expr: str, fields: list[str]) -> Iterable[list[dict]]:
+    """The rows matching `expr`, PAGE_ROWS at a time in primary-key order (query_iterator: each page is a
+    query `pk > last and (expr)`; on a server also pinned to the iterator's first timestamp). A caller may
+    change rows it has been given (their `dead`, their weights under the same pk) between pages; rows it
+    writes under new pks must not match `expr`, or a later page would return them."""
+    lite = getattr(client, "_rag_lite", False)
+    _quiet.lite = lite
+    try:
+        it = client.query_iterator(collection, batch_size=PAGE_ROWS, filter=expr, output_fields=fields)
+    finally:
+        _quiet.lite = False
     try:
         while True:
             rows = it.next()
             if not rows:
                 break
-            out += rows
+            yield rows
     finally:
         it.close()
+
+
+def _query_all(client, collection: str, expr: str, fields: list[str]) -> list[dict]:
+    """Every row matching `expr`, read page by page (past the 16,384-row window and gRPC's message limit)."""
+    out: list[dict] = []
+    for rows in _pages(client, collection, expr, fields):
+        out += rows
     return out
 
 
@@ -674,12 +705,12 @@ class MilvusStoreWriter:
         """Undo what a killed or aborted writer left: rows of unpublished generations, removals not committed."""
         for name in self.names.values():
             self.client.delete(name, filter=f"gen > {self.C}")
-            rows = _query_all(self.client, name, f"dead > {self.C} and dead < {NEVER}", ["pk"])
-            self._set_dead(name, [r["pk"] for r in rows], NEVER)
+            for rows in _pages(self.client, name, f"dead > {self.C} and dead < {NEVER}", ["pk"]):
+                self._set_dead(name, [r["pk"] for r in rows], NEVER)
 
     def _set_dead(self, collection: str, pks: list[str], value: int) -> None:
-        for i in range(0, len(pks), 1000):
-            part = pks[i : i + 1000]
+        for i in range(0, len(pks), WRITE_ROWS):
+            part = pks[i : i + WRITE_ROWS]
             try:
                 self.client.upsert(collection, [{"pk": p, "dead": value} for p in part], partial_update=True)
             except Exception:  # noqa: BLE001 - servers before 2.6 have no partial update: whole rows
@@ -769,8 +800,8 @@ class MilvusStoreWriter:
                  "fingerprint": doc.fingerprint, "_v": unit, **life, **payload_row(dk, d_data)}
         for kind, rows in (("meetings", m_rows), ("turns", t_rows), ("chunks", c_rows), ("sentences", s_rows),
                            ("blobs", blobs), ("documents", [d_row])):
-            for i in range(0, len(rows), 500):
-                self.client.insert(self.names[kind], rows[i : i + 500])
+            for i in range(0, len(rows), WRITE_ROWS):
+                self.client.insert(self.names[kind], rows[i : i + WRITE_ROWS])
         self.n_turns += len(t_rows)
         self.n_sentences += len(s_rows)
         self.added[doc.key] = parsed.doc
@@ -800,9 +831,9 @@ class MilvusStoreWriter:
         if live:
             self._count_out(key, f"{self.visible} and dead == {NEVER}")
             for name in self._per_document():
-                rows = _query_all(self.client, name, f"doc_key == {_q(key)} and {self.visible} and dead == {NEVER}",
-                                  ["pk"])
-                self._set_dead(name, [r["pk"] for r in rows], self.G)
+                for rows in _pages(self.client, name, f"doc_key == {_q(key)} and {self.visible} and dead == {NEVER}",
+                                   ["pk"]):
+                    self._set_dead(name, [r["pk"] for r in rows], self.G)
             self.removed[key] = live[0]["doc"]
 
     def _per_document(self) -> list[str]:
@@ -841,8 +872,8 @@ class MilvusStoreWriter:
         self._set_dead(self.names["terms"], old, G)
         rows = [{"pk": f"{t}@{G}", "term": t, "tid": self.terms[t][0], "df": self.terms[t][1] + d,
                  "_v": [1.0, 0.0], "gen": G, "dead": NEVER} for t, d in changed.items()]
-        for i in range(0, len(rows), 1000):
-            c.insert(self.names["terms"], rows[i : i + 1000])
+        for i in range(0, len(rows), WRITE_ROWS):
+            c.insert(self.names["terms"], rows[i : i + WRITE_ROWS])
         # term-frequency weights: with the exact avgdl (or one within bm25_drift of it)
         avgdl = self.total_len / self.n_chunks if self.n_chunks else None
         if avgdl is None:
@@ -873,27 +904,32 @@ class MilvusStoreWriter:
 
     def _reweight(self, avgdl: float) -> None:
         """Every live chunk's sparse vector with the new avgdl: this generation's rows in place, older ones
-        as new rows of this generation (the old ones dead from G on, so earlier readers keep theirs)."""
-        c, G, used = self.client, self.G, self.row_avgdl
-        rows = _query_all(c, self.names["chunks"], f"(({self.visible}) or gen == {G}) and dead > {G}", ["*"], 1000)
-        fresh, older = [], []
-        for r in rows:
+        as new rows of this generation (the old ones dead from G on, so earlier readers keep theirs).
+        Page by page (PAGE_ROWS read, WRITE_ROWS written at a time), never the whole collection in one message
+        or in memory. This generation's rows first, upserted under their own pks (behind the page cursor); then
+        the older rows, each page marked dead = G and copied as gen G: neither matches the older rows' filter
+        again, so no row is re-weighted twice."""
+        c, G, used, chunks = self.client, self.G, self.row_avgdl, self.names["chunks"]
+
+        def weighted(r: dict) -> dict:
             r = dict(r)
             dl = int(r["dl"])
             if dl:  # tf back from the weight it was stored with, then the weight with the new avgdl
                 K = K1 * ((1 - B) + B * dl / used)
                 r["sparse"] = {int(t): tf_weight(round(w * K / (1 - w)) if w < 1 else 1, dl, avgdl)
                                for t, w in r["sparse"].items()}
-            if int(r["gen"]) == G:
-                fresh.append(r)
-            else:
-                older.append(r)
-        for i in range(0, len(fresh), 500):
-            c.upsert(self.names["chunks"], fresh[i : i + 500])
-        self._set_dead(self.names["chunks"], [r["pk"] for r in older], G)
-        moved = [{**r, "pk": f"{r['key']}@{G}", "gen": G, "dead": NEVER} for r in older]
-        for i in range(0, len(moved), 500):
-            c.insert(self.names["chunks"], moved[i : i + 500])
+            return r
+
+        for rows in _pages(c, chunks, f"gen == {G} and dead > {G}", ["*"]):
+            fresh = [weighted(r) for r in rows]
+            for i in range(0, len(fresh), WRITE_ROWS):
+                c.upsert(chunks, fresh[i : i + WRITE_ROWS])
+        for rows in _pages(c, chunks, f"{self.visible} and dead > {G}", ["*"]):
+            older = [weighted(r) for r in rows]
+            self._set_dead(chunks, [r["pk"] for r in older], G)
+            moved = [{**r, "pk": f"{r['key']}@{G}", "gen": G, "dead": NEVER} for r in older]
+            for i in range(0, len(moved), WRITE_ROWS):
+                c.insert(chunks, moved[i : i + WRITE_ROWS])
 
     def _index_kind(self) -> str:
         if self.loc.index != "auto":
@@ -916,8 +952,8 @@ class MilvusStoreWriter:
         try:
             for name in self.names.values():
                 self.client.delete(name, filter=f"gen == {self.G}")
-                rows = _query_all(self.client, name, f"dead == {self.G}", ["pk"])
-                self._set_dead(name, [r["pk"] for r in rows], NEVER)
+                for rows in _pages(self.client, name, f"dead == {self.G}", ["pk"]):
+                    self._set_dead(name, [r["pk"] for r in rows], NEVER)
             if self.fresh and self.live is not None:  # a rebuild's new epoch: nothing points at it
                 for name in self.names.values():
                     self.client.drop_collection(name)
