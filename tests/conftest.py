@@ -176,3 +176,25 @@ def chromium_browser():
         browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- recorded responses of minutes systems (tests/fixtures/<system>) ----------------------
+# Some recordings are byte for byte documents of the development corpus: they are read there, not kept twice
+# (each fixture folder's SOURCES.md says which).
+_FIXTURES = __import__("pathlib").Path(__file__).resolve().parent / "fixtures"
+_CORPUS_DEV = _FIXTURES.parent.parent / "corpus" / "dev"
+_IN_CORPUS = {
+    ("dbsearch", "template-view", "detail.html"): "municipal/otofuke_20241217.html",
+    ("dbsearch", "doc-one-frame", "page.html"): "municipal/aomori_r06-4teirei-final.html",
+    ("discussnet", "saas", "minute.json"): "municipal/hakodate_20240222.json",
+    ("discussnet", "self-hosted", "minute.json"): "municipal/yokohama_20241129.json",
+    ("discussnet", "smart", "minute.json"): "municipal/sumida_20241227.json",
+    ("kensakusystem", "cgi", "statements.txt"): "municipal/katsushika_20250214.txt",
+    ("kensakusystem", "sapphire", "statements.txt"): "municipal/meguro_20250217.txt",
+}
+
+
+def recorded_path(system: str, kind: str, name: str):
+    """The file of a recorded response: tests/fixtures/<system>/<kind>/<name>, or the corpus document it is."""
+    corpus = _IN_CORPUS.get((system, kind, name))
+    return _CORPUS_DEV / corpus if corpus else _FIXTURES / system / kind / name

@@ -26,8 +26,8 @@ from rag.fetch import FetchError, RobotsDisallowed
 from rag.fetch import dbsearch as db
 from rag.fetch.common import sidecar_path
 from rag.fetch.corpus import LOG_FILE, STATE_FILE
+from conftest import recorded_path
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "dbsearch"
 HTML_503 = (Path(__file__).resolve().parent / "fixtures" / "kokkai" / "html_error_503.html").read_bytes()
 OTOFUKE_HOST = "https://www.town.otofuke.hokkaido.dbsr.jp"
 # 音更町: the recorded results page (Id, title, date), newest first; the built second page
@@ -39,7 +39,7 @@ AOMORI_DAY = ("2024-12-25", "2024-12-25")  # 1485 議事日程・名簿, 1486 �
 
 
 def recorded(kind: str, name: str) -> str:
-    return (FIX / kind / name).read_text(encoding="utf-8")
+    return recorded_path("dbsearch", kind, name).read_text(encoding="utf-8")
 
 
 @dataclass

@@ -24,8 +24,8 @@ from rag.fetch import FetchError, RobotsDisallowed
 from rag.fetch import discussnet as dn
 from rag.fetch.corpus import LOG_FILE, STATE_FILE
 from rag.fetch.discussnet import fetch_discussnet
+from conftest import recorded_path
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "discussnet"
 HTML_503 = (Path(__file__).resolve().parent / "fixtures" / "kokkai" / "html_error_503.html").read_bytes()
 JSON = "application/json; charset=UTF-8"
 KINDS = {  # kind: (path of the tenant on the server, tenant_id, recorded council, a range holding its days)
@@ -36,7 +36,7 @@ KINDS = {  # kind: (path of the tenant on the server, tenant_id, recorded counci
 
 
 def recorded(kind: str, name: str) -> bytes:
-    return (FIX / kind / name).read_bytes()
+    return recorded_path("discussnet", kind, name).read_bytes()
 
 
 class Reply:

@@ -25,8 +25,8 @@ from rag.fetch import FetchError, RobotsDisallowed
 from rag.fetch import kensakusystem as ks
 from rag.fetch.common import sidecar_path
 from rag.fetch.corpus import LOG_FILE, STATE_FILE
+from conftest import recorded_path
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "kensakusystem"
 HTML_503 = (Path(__file__).resolve().parent / "fixtures" / "kokkai" / "html_error_503.html").read_bytes()
 
 
@@ -57,7 +57,7 @@ MEGURO = [f"{f}.txt" for f, _ in KINDS["sapphire"].days]
 
 
 def recorded(kind: str, name: str) -> str:
-    return (FIX / kind / name).read_text(encoding="utf-8")
+    return recorded_path("kensakusystem", kind, name).read_text(encoding="utf-8")
 
 
 def sjis(text: str) -> bytes:
