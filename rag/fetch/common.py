@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from rag.fetch.corpus import FetchLog, FetchState, write_atomic
-from rag.fetch.http import FetchError, now_iso
+from rag.fetch.http import FetchError, PoliteClient, Response, html_title, now_iso
 
 
 def query_key(obj: Any) -> str:
@@ -361,3 +361,21 @@ def municipal_window(since: str | None, until: str | None, state: FetchState, co
 def in_window(day: str | None, start: date | None, end: date) -> bool:
     """A minute dated `day` (ISO) falls in the window (undated: kept, the caller decides)."""
     return not day or ((start is None or day >= start.isoformat()) and day <= end.isoformat())
+
+
+def get_page(client: PoliteClient, url: str, form: dict[str, Any] | None = None) -> Response:
+    """A page of a minutes system (a form posted when given); an error status fails with the page's title."""
+    def check(resp: Response) -> None:
+        if resp.status >= 400:
+            raise FetchError(f"HTTP {resp.status} from {resp.url}"
+                             f"{f' ({html_title(resp.data)!r})' if html_title(resp.data) else ''}")
+
+    return client.get(url, None, check, form)
+
+
+def unexpected_page(resp: Response, wanted: str, system: str, title: str = "") -> FetchError:
+    """The error for a page that is not what the system should have sent (`title`: the page's, when decoded)."""
+    title = title or html_title(resp.data)
+    return FetchError(f"unexpected page from {resp.url} (HTTP {resp.status}{', ' + repr(title) if title else ''}) "
+                      f"where {wanted} was expected: a maintenance or error page, or is this not a {system} "
+                      f"minutes system?")

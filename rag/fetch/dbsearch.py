@@ -40,10 +40,10 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from rag.config import PROJECT_ROOT
 from rag.fetch import common
-from rag.fetch.common import (Got, MunicipalReport, Walk, check_dates, in_window, keep_minute, logged_minutes,
-                              municipal_window, origin, walk)
+from rag.fetch.common import (Got, MunicipalReport, Walk, check_dates, get_page, in_window, keep_minute,
+                              logged_minutes, municipal_window, origin, unexpected_page, walk)
 from rag.fetch.corpus import FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps
-from rag.fetch.http import USER_AGENT, FetchError, PoliteClient, Response, check_delay, html_title, now_iso
+from rag.fetch.http import USER_AGENT, FetchError, PoliteClient, Response, check_delay, now_iso
 
 DEFAULT_OUT = PROJECT_ROOT / "corpus" / "fetched" / "dbsearch"
 DEFAULT_DELAY = 2.0
@@ -313,20 +313,8 @@ def fetch_dbsearch(base_url: str, out_dir: Path | str | None = None, *, since: s
         return report
 
 
-def _page(client: PoliteClient, url: str, form: dict[str, Any] | None = None) -> Response:
-    def check(resp: Response) -> None:
-        if resp.status >= 400:
-            raise FetchError(f"HTTP {resp.status} from {resp.url}"
-                             f"{f' ({html_title(resp.data)!r})' if html_title(resp.data) else ''}")
-
-    return client.get(url, None, check, form)
-
-
 def _unexpected(resp: Response, wanted: str) -> FetchError:
-    title = html_title(resp.data)
-    return FetchError(f"unexpected page from {resp.url} (HTTP {resp.status}{', ' + repr(title) if title else ''}) "
-                      f"where {wanted} was expected: a maintenance or error page, or is this not a DB-Search "
-                      f"minutes system?")
+    return unexpected_page(resp, wanted, "DB-Search")
 
 
 def _is_results(page: str) -> bool:
@@ -351,7 +339,7 @@ def _walk(site, client, state, folder, report, run_key, conditions, window, star
         form = dict(s["fields"])
         if start is not None:
             form.update({"TermStartYear": str(start.year), "TermEndYear": str(end.year)})
-        resp = _page(client, s["action"], form)
+        resp = get_page(client, s["action"], form)
         page = decode(resp.data)
         if not _is_results(page):
             raise _unexpected(resp, "the search's results page")
@@ -360,7 +348,7 @@ def _walk(site, client, state, folder, report, run_key, conditions, window, star
         return resp
 
     def begin(run: dict) -> list:
-        resp = _page(client, site.top)
+        resp = get_page(client, site.top)
         page = decode(resp.data)
         listing(resp, page="top")
         form = search_form(page, resp.url)
@@ -379,7 +367,7 @@ def _walk(site, client, state, folder, report, run_key, conditions, window, star
             if req is None:
                 raise FetchError(f"results page {n} cannot be asked for: the first results page has no next-page "
                                  f"control any more (the system's results changed?); run again")
-            resp = _page(client, req[0], req[1])
+            resp = get_page(client, req[0], req[1])
             if not _is_results(decode(resp.data)):
                 raise _unexpected(resp, f"results page {n}")
             listing(resp, page=n)
@@ -424,7 +412,7 @@ def _keep_document(client: PoliteClient, site: Site, item: dict, folder: Path, b
 
     def fetch() -> Got:
         framed = item["template"].startswith("doc-")
-        resp = _page(client, frame_url(item["href"]) if framed else item["href"])
+        resp = get_page(client, frame_url(item["href"]) if framed else item["href"])
         page = decode(resp.data)
         more: dict[str, Any] = {}
         if re.search(r"<frameset\b", page, re.I):
@@ -432,7 +420,7 @@ def _keep_document(client: PoliteClient, site: Site, item: dict, folder: Path, b
             if not src:
                 raise _unexpected(resp, "the document's frameset (with its doc-page frame)")
             more["frameset_url"] = resp.url
-            resp = _page(client, urljoin(resp.url, html.unescape(src.group(1))))
+            resp = get_page(client, urljoin(resp.url, html.unescape(src.group(1))))
         n = speeches_in(resp.data) or 0
         if not _SPEECH.search(decode(resp.data)) and not re.search(
                 r"""class\s*=\s*["'][^"']*(?:command__|view__|page-text)""", decode(resp.data), re.I):

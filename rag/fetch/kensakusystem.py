@@ -38,8 +38,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from rag.config import PROJECT_ROOT
 from rag.fetch import common
-from rag.fetch.common import (Got, MunicipalReport, Walk, check_dates, in_window, keep_minute, logged_minutes,
-                              municipal_window, origin, walk)
+from rag.fetch.common import (Got, MunicipalReport, Walk, check_dates, get_page, in_window, keep_minute,
+                              logged_minutes, municipal_window, origin, unexpected_page, walk)
 from rag.fetch.corpus import FetchedFolder, FetchLog, FetchState, ensure_folder, folder_lock, remove_stale_temps
 from rag.fetch.http import (USER_AGENT, FetchError, PoliteClient, Response, check_delay, html_title,
                             looks_like_markup, now_iso)
@@ -295,20 +295,8 @@ def fetch_kensakusystem(base_url: str, out_dir: Path | str | None = None, *, sin
         return report
 
 
-def _page(client: PoliteClient, url: str, form: dict[str, Any] | None = None) -> Response:
-    def check(resp: Response) -> None:
-        if resp.status >= 400:
-            raise FetchError(f"HTTP {resp.status} from {resp.url}"
-                             f"{f' ({html_title(resp.data)!r})' if html_title(resp.data) else ''}")
-
-    return client.get(url, None, check, form)
-
-
 def _unexpected(resp: Response, wanted: str) -> FetchError:
-    title = html_title(resp.data.decode(ENCODING, "replace").encode("utf-8"))
-    return FetchError(f"unexpected page from {resp.url} (HTTP {resp.status}{', ' + repr(title) if title else ''}) "
-                      f"where {wanted} was expected: a maintenance or error page, or is this not a kensakusystem.jp "
-                      f"minutes system?")
+    return unexpected_page(resp, wanted, "kensakusystem.jp", html_title(resp.data.decode(ENCODING, "replace").encode("utf-8")))
 
 
 def _walk(site, client, state, folder, report, run_key, conditions, window, start, end, words, body, recheck,
@@ -342,14 +330,14 @@ def _walk(site, client, state, folder, report, run_key, conditions, window, star
         return more
 
     def begin(run: dict) -> list:
-        resp = _page(client, site.top)
+        resp = get_page(client, site.top)
         page = decode(resp.data)
         listing(resp, page="top")
         if form_of(page, resp.url) is None:  # a top page: its link to the tree
             link = re.search(r"""href\s*=\s*["']([^"']*See\.exe\?[^"']*)["']""", page, re.I)
             if not link:
                 raise _unexpected(resp, "a page linking to the minutes tree (See.exe)")
-            resp = _page(client, urljoin(resp.url, html.unescape(link.group(1))))
+            resp = get_page(client, urljoin(resp.url, html.unescape(link.group(1))))
             page = decode(resp.data)
             listing(resp, page="tree")
         form = form_of(page, resp.url)
@@ -367,7 +355,7 @@ def _walk(site, client, state, folder, report, run_key, conditions, window, star
         n = Node(**node)
         tree = run["tree"]
         form = {**tree["fields"], "treedepth": n.label.encode(ENCODING, "replace")}
-        resp = _page(client, tree["action"], form)
+        resp = get_page(client, tree["action"], form)
         page = decode(resp.data)
         sittings, other = sittings_in(page, resp.url)
         if form_of(page, resp.url) is None and not sittings:
@@ -405,16 +393,16 @@ def _keep_sitting(site: Site, client: PoliteClient, item: dict, folder: Path, bo
                              "query": query}
 
     def fetch() -> Got:
-        frames = _page(client, item["href"])
+        frames = get_page(client, item["href"])
         src = re.search(r"""<frame\b[^>]*src\s*=\s*["']([^"']*r_Speakers\.exe[^"']*)["']""", decode(frames.data), re.I)
         if not src:
             raise _unexpected(frames, "the sitting's page (a frameset with its speakers' frame)")
-        speakers = _page(client, urljoin(frames.url, html.unescape(src.group(1))))
+        speakers = get_page(client, urljoin(frames.url, html.unescape(src.group(1))))
         action, form = download_form(decode(speakers.data), speakers.url)
         if not form["downloadPos"]:
             return Got(b"", 0, {"speakers_url": speakers.url},
                        "the system lists no speeches for this sitting: not saved, tried again next time")
-        resp = _page(client, action, form)
+        resp = get_page(client, action, form)
         if looks_like_markup(resp.data, resp.content_type):
             raise _unexpected(resp, "the sitting's text (GetPerson.exe answers plain text)")
         return Got(resp.data, speeches_in(resp.data) or 0,
