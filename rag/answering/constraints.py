@@ -59,12 +59,13 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     figure = bool(_ASKS_FIGURE.search(q))
     out = [Constraint("date", q[a:b], y, m, said=figure and "年度" in q[a:b]) for a, b, y, m in find_year_months(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
-    out += [Constraint("committee", name) for name in committees_named(q)]
+    names = proper_nouns(q)
+    out += [Constraint("committee", name) for name in committees_named(q, [w for kind, w in names if kind == "place"])]
     out += [Constraint("item", _item_label(m)) for m in _ITEM.finditer(q) if m.group(1) or m.group(3)]
     # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
-    out += [Constraint(kind, word) for kind, word in proper_nouns(q)]
+    out += [Constraint(kind, word) for kind, word in names]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
 
 
@@ -75,10 +76,10 @@ _COMMITTEE_WORD = re.compile(r"(?:特別|常任)?(?:委員会|審査会|調査�
 _BOARDS = ("教育委員会", "選挙管理委員会", "人事委員会", "公安委員会", "農業委員会", "公平委員会", "収用委員会", "規制委員会")
 
 
-def committees_named(question: str) -> list[str]:
-    """The committees the question says its words were said in, without the body before them (品川区区民委員会)."""
-    bodies = ["衆議院", "参議院"] + [b for b in [find_body(question)] if b] + \
-        [w for kind, w in proper_nouns(question) if kind == "place"]
+def committees_named(question: str, places: Sequence[str] = ()) -> list[str]:
+    """The committees the question says its words were said in, without the body or `places` before them
+    (品川区区民委員会 -> 区民委員会)."""
+    bodies = ["衆議院", "参議院"] + [b for b in [find_body(question)] if b] + list(places)
     out = []
     for m in _IN_COMMITTEE.finditer(question):
         name = re.sub(r"^.*[0-9０-９一二三四五六七八九十元](?:年度|年|回|月|日|号)(?=[一-龥ァ-ヶー])", "", m.group("name"))  # 第1回…, 令和6年…

@@ -125,25 +125,20 @@ class ExtractiveAnswerer:
         notes = ["Quotes are in the original Japanese."] if english else []
         constraints = question_constraints(question, places_in(hits) if english else ())
         sentences = self._score(question, hits, query_vector, constraints, english)
-        missing: dict[str, list[Constraint]] = {}  # per turn, looked up only for the sentences considered
+        # the question's year, meeting, place… each retrieved turn does not meet
+        missing: dict[str, list[Constraint]] = {h.turn_key: unmet(constraints, h, self.neighbours) if constraints else []
+                                                for h in hits}
+        for c in sentences:
+            c.unmet = missing[c.hit.turn_key]
 
         def fits(c: _Sentence) -> bool:
-            if constraints and c.hit.turn_key not in missing:
-                missing[c.hit.turn_key] = unmet(constraints, c.hit, self.neighbours)
-            c.unmet = missing.get(c.hit.turn_key, [])
             return c.has_unit and c.role_ok and not c.unmet
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
         # (sentences from another body, year or meeting than the question's are no evidence at all: the window
         # counts the sentences that remain)
-        if constraints:
-            for c in sentences:
-                if c.hit.turn_key not in missing:
-                    missing[c.hit.turn_key] = unmet(constraints, c.hit, self.neighbours)
-            candidates = [c for c in sentences if not missing[c.hit.turn_key]] or sentences
-        else:
-            candidates = sentences
+        candidates = [c for c in sentences if not c.unmet] or sentences
         fitting = [c for c in candidates[:NUMBER_WINDOW] if fits(c)]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
