@@ -110,8 +110,9 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
     # records under objects that state different meetings (an archive's threads: 予算委員会 and 議院運営委員会 of
     # one day) are different meetings
     groups: list[tuple[dict, list[dict]]] = []
+    owners = _owners(obj)
     for r in records:
-        owner = _owner(obj, r)
+        owner = owners.get(id(r), {})
         if groups and (groups[-1][0] is owner or _meeting_of(groups[-1][0]) == _meeting_of(owner)):
             groups[-1][1].append(r)
         else:
@@ -215,23 +216,22 @@ def _text_key(obj: Any) -> str | None:
     return best if best is not None and mean[best] >= 40 else None
 
 
-def _owner(obj: Any, record: dict) -> dict:
-    """The innermost object that holds the record (directly or in a list): where meeting-level fields are."""
-    found: dict = {}
+def _owners(obj: Any) -> dict[int, dict]:
+    """For every object in the JSON (by id), the innermost object that holds it, directly or in a list: where a
+    record's meeting-level fields are. One walk, whatever the number of records."""
+    out: dict[int, dict] = {}
 
-    def walk(o: Any, parent: dict | None) -> bool:
-        nonlocal found
-        if o is record:
-            found = parent or {}
-            return True
+    def walk(o: Any, parent: dict | None) -> None:
         if isinstance(o, dict):
-            return any(walk(v, o) for v in o.values())
-        if isinstance(o, list):
-            return any(walk(v, parent) for v in o)
-        return False
+            out[id(o)] = parent or {}
+            for v in o.values():
+                walk(v, o)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v, parent)
 
     walk(obj, None)
-    return found
+    return out
 
 
 def _all_records(obj: Any, text_key: str | None) -> list[dict]:
