@@ -196,7 +196,7 @@ def metadata_checks(citations: Sequence[dict[str, Any]], gold: dict[str, dict[st
     out: dict[str, list[bool]] = {"body": [], "date": []}
     for c in citations:
         g = gold.get(c.get("doc") or "")
-        if not g or not _same_meeting(g.get("meeting"), c.get("meeting")):
+        if not g or not same_meeting(g.get("meeting"), c.get("meeting")):
             continue
         for field in ("body", "date"):
             if g.get(field):
@@ -204,7 +204,7 @@ def metadata_checks(citations: Sequence[dict[str, Any]], gold: dict[str, dict[st
     return out
 
 
-def _same_meeting(gold: str | None, got: str | None) -> bool:
+def same_meeting(gold: str | None, got: str | None) -> bool:
     """Equal after NFKC without spaces, or one inside the other give or take a few characters of chrome (令和８年,
     第5号); a gold that states no meeting matches any."""
     if not gold:
