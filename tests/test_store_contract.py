@@ -83,11 +83,12 @@ def test_dense_search_finds_a_chunk_by_its_own_vector(built, embedder):
     store.close()
 
 
-@pytest.mark.parametrize("filters", [
-    Filters(body="下関市"), Filters(since="2024-01-01", until="2024-12-31"), Filters(kind="executive"),
-    Filters(kind="member,chair"), Filters(speaker="岸本"), Filters(doc="summary_colon.txt"),
-    Filters(body="墨田区", speaker="村本"), Filters(meeting="本会議"),
-])
+FILTER_CASES = [Filters(body="下関市"), Filters(since="2024-01-01", until="2024-12-31"), Filters(kind="executive"),
+                Filters(kind="member,chair"), Filters(speaker="岸本"), Filters(doc="summary_colon.txt"),
+                Filters(body="墨田区", speaker="村本"), Filters(meeting="本会議"), Filters(body="存在しない議会")]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES[:-1])
 def test_filters_apply_before_ranking(built, embedder, filters):
     """Every result meets the filters, and a filtered search returns as many as the allowed chunks hold
     (no result lost to a top-k cut taken before filtering)."""
@@ -193,6 +194,28 @@ def test_a_writer_that_aborts_leaves_the_index_as_it_was(built, embedder):
 # ---------------------------------------------------------------- the local backend's compact parts
 
 
+def test_local_chunk_map_allows_what_the_catalog_join_allows(built, tmp_path):
+    """Filters evaluated over the chunk map (written at commit, or computed for an index without one) allow
+    exactly the chunks a join of chunks, turns and meetings in SQL allows."""
+    from rag.store.catalog import ChunkMap, where
+
+    settings, _, _ = built
+    if settings.store != "local":
+        pytest.skip("the local backend's chunk map")
+    store = open_store(settings)
+    saved = ChunkMap.load(store.generation)
+    assert saved is not None
+    for chunk_map in (saved, ChunkMap.of(store.catalog)):
+        for f in FILTER_CASES:
+            clause, args = where(f)
+            join = sorted(r[0] for r in store.catalog.db.execute(
+                "SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id JOIN meetings m ON m.id = t.meeting_id"
+                f" WHERE {clause}", args))
+            assert chunk_map.allowed(store.catalog, f).tolist() == join, f
+            assert f.body == "存在しない議会" or join, f  # each case allows something
+    store.close()
+
+
 def test_local_bm25_scores_are_those_of_bm25s(tmp_path):
     """The compact postings give bm25s' scores exactly, after removals and appends and a save/load."""
     import bm25s
@@ -217,6 +240,8 @@ def test_local_bm25_scores_are_those_of_bm25s(tmp_path):
         got = kw.search(query, 1000)
         assert len(got) == int((expect > 0).sum())
         assert all(expect[np.searchsorted(ids, c)] == s for c, s in got)  # bit for bit
+        assert got == sorted(got, key=lambda x: (-x[1], x[0]))  # best first, equal scores by chunk id
+        assert kw.search(query, 3) == got[:3]
         allowed = ids[::4]
         masked = kw.search(query, 1000, allowed)
         assert {c for c, _ in masked} == {c for c in allowed if expect[np.searchsorted(ids, c)] > 0}

@@ -183,11 +183,16 @@ class Catalog:
         self.db.commit()
 
     # ------------------------------------------------------------ reads
-    def chunk_ids(self, filters: Filters) -> list[int]:
+    def turn_ids(self, filters: Filters) -> np.ndarray:
         clause, args = where(filters)
-        q = ("SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id JOIN meetings m ON m.id = t.meeting_id"
-             f" WHERE {clause}")
-        return [r[0] for r in self.db.execute(q, args)]
+        rows = self.db.execute(f"SELECT t.id FROM turns t JOIN meetings m ON m.id = t.meeting_id WHERE {clause}", args)
+        return np.fromiter((r[0] for r in rows), np.int64)
+
+    def meeting_rowids(self, filters: Filters) -> np.ndarray:
+        """For filters on meetings only (ChunkMap.MEETING_LEVEL)."""
+        clause, args = where(filters)
+        return np.fromiter((r[0] for r in self.db.execute(f"SELECT m.rowid FROM meetings m WHERE {clause}", args)),
+                           np.int64)
 
     def chunks_by_id(self, ids: list[int]) -> dict[int, ChunkRef]:
         out: dict[int, ChunkRef] = {}
@@ -277,6 +282,54 @@ class Catalog:
             " FROM documents d LEFT JOIN turns t ON t.document_id = d.id GROUP BY d.id ORDER BY d.doc"
         ).fetchall()
         return [dict(r) for r in rows]
+
+
+class ChunkMap:
+    """Each chunk's turn and each turn's meeting, as arrays: a filter on meetings (body, name, dates, file) becomes
+    a mask over them instead of a join over every chunk (1M turns: ~10 ms instead of 150–300 ms of SQL), and a
+    filter on turns (speaker, kind, agenda) a query over turns without the chunks. Written at commit after VACUUM
+    (which may renumber the meetings' rowids); an index written before it had one computes it on first use."""
+
+    FILE = "chunk_map.npz"
+    MEETING_LEVEL = ("body", "meeting", "since", "until", "doc")
+
+    def __init__(self, chunk_ids: np.ndarray, chunk_turn: np.ndarray, turn_ids: np.ndarray, turn_meeting: np.ndarray):
+        self.chunk_ids = chunk_ids  # ascending
+        self.chunk_turn = chunk_turn  # position in turn_ids of each chunk's turn
+        self.turn_ids = turn_ids  # ascending
+        self.turn_meeting = turn_meeting  # the meeting's rowid, per turn
+
+    @classmethod
+    def of(cls, catalog: "Catalog") -> "ChunkMap":
+        turns = np.array(catalog.db.execute("SELECT t.id, m.rowid FROM turns t JOIN meetings m ON m.id = t.meeting_id"
+                                            " ORDER BY t.id").fetchall(), np.int64).reshape(-1, 2)
+        chunks = np.array(catalog.db.execute("SELECT id, turn_id FROM chunks ORDER BY id").fetchall(),
+                          np.int64).reshape(-1, 2)
+        return cls(chunks[:, 0], np.searchsorted(turns[:, 0], chunks[:, 1]), turns[:, 0], turns[:, 1])
+
+    def save(self, folder: Path) -> None:
+        np.savez_compressed(folder / self.FILE, chunk_ids=np.diff(self.chunk_ids, prepend=0),
+                            chunk_turn=np.diff(self.chunk_turn, prepend=0), turn_ids=np.diff(self.turn_ids, prepend=0),
+                            turn_meeting=self.turn_meeting)
+
+    @classmethod
+    def load(cls, folder: Path) -> "ChunkMap | None":
+        if not (folder / cls.FILE).exists():
+            return None
+        with np.load(folder / cls.FILE) as z:
+            return cls(*(np.cumsum(z[k]) for k in ("chunk_ids", "chunk_turn", "turn_ids")), z["turn_meeting"])
+
+    def allowed(self, catalog: "Catalog", filters: Filters) -> np.ndarray:
+        """The ids (ascending) of the chunks the filters allow."""
+        if all(getattr(filters, f) in (None, "") for f in vars(filters) if f not in self.MEETING_LEVEL):
+            rowids = catalog.meeting_rowids(filters)
+            ok = np.zeros(int(max(self.turn_meeting.max(initial=0), rowids.max(initial=0))) + 1, bool)
+            ok[rowids] = True
+            turn_ok = ok[self.turn_meeting]
+        else:
+            turn_ok = np.zeros(len(self.turn_ids), bool)
+            turn_ok[np.searchsorted(self.turn_ids, catalog.turn_ids(filters))] = True
+        return self.chunk_ids[turn_ok[self.chunk_turn]]
 
 
 def _batches(items: list, size: int = 500):

@@ -2,7 +2,7 @@
 
     index/
       CURRENT              name of the live generation, replaced with os.replace()
-      gen-000002/          catalog.sqlite, vectors.faiss, sentences/, keyword/, manifest.json
+      gen-000002/          catalog.sqlite, vectors.faiss, sentences/, keyword/, chunk_map.npz, manifest.json
       .lock                held by the one writer at a time
 
 A writer copies the live generation into a temporary folder, changes it, writes it out
@@ -33,7 +33,7 @@ from rag.config import CONTEXT_MODES, TOKENIZERS, Settings
 from rag.errors import IndexMismatch, RagError
 from rag.records import ChunkRef, Filters, Meeting, PreparedDocument, Turn
 from rag.store.base import Manifest
-from rag.store.catalog import Catalog
+from rag.store.catalog import Catalog, ChunkMap
 from rag.store.keyword import KeywordIndex
 from rag.store.vectors import SentenceVectors, VectorIndex
 
@@ -84,12 +84,16 @@ class LocalStore:
     def keyword(self) -> KeywordIndex:
         return KeywordIndex.load(self.generation / KEYWORD)
 
+    @cached_property
+    def chunk_map(self) -> ChunkMap:
+        return ChunkMap.load(self.generation) or ChunkMap.of(self.catalog)
+
     # ------------------------------------------------------------ search
     def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
         if filters not in self._allowed:
-            self._allowed[filters] = np.sort(np.asarray(self.catalog.chunk_ids(filters), dtype=np.int64))
+            self._allowed[filters] = self.chunk_map.allowed(self.catalog, filters)
             while len(self._allowed) > 16:
                 self._allowed.popitem(last=False)
         return self._allowed[filters]
@@ -248,6 +252,7 @@ class LocalStoreWriter:
         self.catalog.commit()
         self.catalog.db.execute("ANALYZE")  # statistics let filtered searches start from meetings (×45 at 10k turns)
         self.catalog.db.execute("VACUUM")
+        ChunkMap.of(self.catalog).save(self.tmp)
         self.catalog.close()
         self.vectors.save(self.tmp / VECTORS)
         self.sentence_index.save(self.tmp / SENTENCES)
