@@ -7,6 +7,7 @@ top-k cut taken before filtering.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,9 @@ RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers (unless asked about)
 OUTCOME_FROM = 3  # how an item ended is looked up after this many of the best turns
 OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
+# the keyword search runs beside the query embedding and the dense search (both release the GIL: FAISS, the
+# compiled BM25 scorer, ONNX Runtime): a hybrid search takes the longer of the two, not their sum
+_KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 
 
 def english_terms(question: str, bodies: list[str]) -> list[str]:
@@ -47,10 +51,6 @@ class Retriever:
         candidates = max(50, 10 * k)
         qvec = None
         dense = []
-        keyword = []
-        if mode in ("hybrid", "dense"):
-            qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
-            dense = self.store.search_dense(qvec, candidates, filters)
         keyword_text, weight = query, self.keyword_weight
         if is_english(query):  # its words cannot match Japanese minutes: search the Japanese it stands for
             weight = self.english_keyword_weight
@@ -59,9 +59,15 @@ class Retriever:
                 keyword_text = f"{query} {keyword_text}"
             elif not keyword_text:
                 mode = "dense"
-        if mode in ("hybrid", "keyword") and keyword_text:
-            keyword = self.store.search_keyword(tokenize(keyword_text, self.store.manifest.tokenizer), candidates,
-                                                filters)
+        pending = None
+        if mode in ("hybrid", "keyword") and keyword_text:  # on the other core while the dense search runs
+            pending = _KEYWORD_SEARCH.submit(self.store.search_keyword,
+                                             tokenize(keyword_text, self.store.manifest.tokenizer), candidates,
+                                             filters)
+        if mode in ("hybrid", "dense"):
+            qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
+            dense = self.store.search_dense(qvec, candidates, filters)
+        keyword = pending.result() if pending is not None else []
 
         fused: dict[str, float] = {}
         chunks = {}
