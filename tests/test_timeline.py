@@ -114,6 +114,18 @@ def test_topic_terms_and_coverage():
     assert t.coverage("システム標準化の経費は国が負担") > t.coverage("国が負担する") >= 0
 
 
+def test_topic_terms_keep_words_the_analyser_splits():
+    from rag.timeline.terms import topic_terms
+
+    # a verb's stem + 方 is a noun: 働き方改革 is one compound, not just 改革 (found in 品川改革連合)
+    t = topic_terms("働き方改革")
+    assert t.compounds == ("働き方改革",) and "働き方" in t.parts
+    assert t.coverage("品川改革連合の筒井でございます") < 0.5 <= t.coverage("働き方改革を進める")
+    # a na-adjective in kanji or katakana starts the compound (特別職, スマートシティ)
+    assert "特別職" in topic_terms("特別職の期末手当の引上げ").compounds
+    assert "スマートシティ" in topic_terms("スマートシティの推進").compounds
+
+
 def test_notice_items():
     from rag.timeline.similar import notice_items
 

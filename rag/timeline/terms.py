@@ -22,6 +22,10 @@ STOP_NOUNS = {
 }
 _NOUNISH = ("名詞", "接尾辞", "接頭辞")
 _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9.\-]*", re.I)
+_WAY = ("方",)  # 働き方改革: a verb's stem + 方 is a noun, part of the compound
+# a na-adjective written in kanji or katakana (特別職, スマートシティ) belongs to the compound it starts; one in
+# hiragana (きれい, 大きな) does not
+_COMPOUNDING = re.compile(r"^[\u4e00-\u9fff\u30a0-\u30ffa-z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,18 @@ def topic_terms(topic: str) -> TopicTerms:
             compounds.append(c)
         run.clear()
 
-    for m in analyse(topic):
-        pos = m.part_of_speech()
-        surface = m.surface()
-        if pos[0] in _NOUNISH and pos[1] != "数詞":
+    ms = [(m.surface(), m.part_of_speech()) for m in analyse(topic)]
+    i = 0
+    while i < len(ms):
+        surface, pos = ms[i]
+        if pos[0] == "動詞" and i + 1 < len(ms) and ms[i + 1][0] in _WAY and ms[i + 1][1][0] == "接尾辞":
+            surface, pos = surface + ms[i + 1][0], ("名詞", "普通名詞")  # 働き方, 進め方: a noun made from a verb
+            i += 1
+        i += 1
+        if pos[0] in _NOUNISH and pos[1] != "数詞" or pos[0] == "形状詞" and _COMPOUNDING.search(surface):
             run.append(surface)
-            if pos[0] == "名詞" and surface not in STOP_NOUNS and (len(surface) >= 2 or _ASCII_WORD.fullmatch(surface)):
+            if pos[0] in ("名詞", "形状詞") and surface not in STOP_NOUNS \
+                    and (len(surface) >= 2 or _ASCII_WORD.fullmatch(surface)):
                 parts.append(surface)
         else:
             close()
