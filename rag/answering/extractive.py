@@ -38,7 +38,7 @@ LEAD_IN_CHARS = 30  # a best sentence shorter than this is quoted with the sente
 NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
 
 # What a number question asks for, and what a sentence that answers it must contain.
-_NUM = r"[0-9０-９一二三四五六七八九十百千万億兆]"
+_NUM = r"[0-9０-９〇零一二三四五六七八九十百千万億兆]"  # 午後零時三十六分
 _FIG = r"[0-9０-９一二三四五六七八九十百千万億兆〇,，.]*"  # the rest of a figure: 三百四十四名, 二十兆八千七百七十八億円, 1,463億
 _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     # an amount is asked for by いくら or by a cost word with a question on it (その費用は？, 経費はどれだけ), not by
@@ -53,7 +53,8 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"何回|回数", re.I), re.compile(_NUM + r"+回")),
     (re.compile(r"何日間|日数|how many days", re.I), re.compile(_NUM + r"+日間?")),
     (re.compile(r"何時|what time", re.I), re.compile(_NUM + r"+時")),
-    (re.compile(r"いつ|時期|期限|何年|when|what year|deadline", re.I),
+    # (時期 and 期限 as what is asked: 「その時期は？」, not a topic: 「試行を外す時期についてどう主張したか」)
+    (re.compile(r"いつ|(?:時期|期限)(?:は|を)?(?:[?？]|$)|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
 # 何万キロワット, 何校, 何トン: a figure in the unit the question counts in
@@ -75,6 +76,31 @@ _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
                          r"(?=[^。？]*(?:答弁|答え|述べ|説明|発言|話し|話す|言っ|言う|表明|示し|語っ|報告|考え|見解|認識|姿勢|方針|意向|意欲|"
                          r"強調|訴え|呼びかけ|挨拶|あいさつ|明らか))|の答弁|に対して)")
+# "大西委員は…どんな意見を述べたか": a person the question names as the one who spoke (the text before the title,
+# checked against the speakers of the retrieved turns; the last such person is the one whose words are asked for:
+# 「白井議員が求めたのに対し、山中市長はどう答えたか」)
+_SPEAKER_TITLE = re.compile(r"(副委員長|委員長|委員|議員|議長|教育長|副市長|市長|副区長|区長|町長|村長|知事|副大臣|大臣|政務官|室長|部長|"
+                            r"課長|局長|理事|長官|総裁|君|氏|さん)[）)]?(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
+                            r"(?=[^。？]*(?:答弁|答え|述べ|説明|発言|主張|要望|求め|提案|指摘|質問|問う|問い|尋ね|表明|示し|示す|挙げ|語っ|"
+                            r"報告|訴え|強調|意見|反論|紹介|明らか|言及|触れ|懸念|評価|批判|振り返))")
+_NAME_BOUNDARY = re.compile(r"[のはでがにをと、。「」（）()\s　0-9０-９]")
+
+
+def speakers_named(question: str) -> list[str]:
+    """The persons (the words before their title) the question says spoke: 大西委員は…述べた -> 大西."""
+    out = []
+    for m in _SPEAKER_TITLE.finditer(question):
+        name = _NAME_BOUNDARY.split(question[:m.start()])[-1]
+        if len(name) >= 2:
+            out.append(name)
+    return out
+
+
+def _label(hit: Hit) -> str:
+    """The speaker as printed and the source's name for them, without brackets and spaces: 鈴木（敦）委員 -> 鈴木敦委員."""
+    return re.sub(r"[（）()\s　]", "", nfkc(hit.turn.speaker) + "|" + nfkc(hit.turn.speaker_name))
+
+
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -88,6 +114,7 @@ class _Sentence:
     cos: float = 0.0
     has_unit: bool = True  # holds a number of the kind the question asks for (True when it asks none)
     role_ok: bool = True  # said by the role the question names (True when it names none)
+    by_named: bool = True  # said by the person the question says spoke (True when it names none)
     unmet: list[Constraint] = field(default_factory=list)  # the question's year, meeting, place… it does not meet
 
 
@@ -138,7 +165,7 @@ class ExtractiveAnswerer:
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
         # (sentences from another body, year or meeting than the question's are no evidence at all: the window
         # counts the sentences that remain)
-        candidates = [c for c in sentences if not c.unmet] or sentences
+        candidates = [c for c in sentences if not c.unmet and c.by_named] or sentences
         fitting = [c for c in candidates[:NUMBER_WINDOW] if fits(c)]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
@@ -195,6 +222,10 @@ class ExtractiveAnswerer:
         units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
         per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
+        # the person the question says spoke, when it is one of the retrieved turns' speakers (a word before a title
+        # that is nobody's name here, 行財政改革特別委員長, is not checked)
+        labels = {h.turn_key: _label(h) for h in hits}
+        named = [n for n in speakers_named(question)[-1:] if any(n in lab for lab in labels.values())]
         asks_name = bool(_ASKS_NAME.search(question))
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
@@ -209,12 +240,14 @@ class ExtractiveAnswerer:
                                         and (not topic or bool(topic & content_nouns(text)))
                                         and (not per_unit or bool(_PER_UNIT_SAID.search(text))))) \
                 and (not asks_name or names_a_person(text, c.hit))
-            c.role_ok = not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)
+            c.by_named = not named or named[0] in labels[c.hit.turn_key]
+            c.role_ok = (not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)) \
+                and c.by_named
             c.score = (
                 float(sim)
                 + W_OVERLAP * overlap
                 + (W_UNIT if units and c.has_unit else 0.0)
-                + (W_UNIT if roles and c.role_ok else 0.0)
+                + (W_UNIT if (roles or named) and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
                 + (W_UNIT if procedure and declares_decision(text) else 0.0)
