@@ -22,3 +22,54 @@ def test_a_time_word_as_a_topic_does_not_ask_for_a_date():
     assert when.search("ぬくもりの湯はいつ再開するか")
     assert when.search("計画の改定時期は？")
     assert not when.search("北野委員は発言通告の試行を外す時期についてどう主張したか")
+
+
+def test_sentences_that_announce_what_follows():
+    from rag.answering.extractive import _ANNOUNCES
+    for s in ("まず、会議録署名員を定めます。", "まず、委員長の報告を求めます。", "事前に対応すべき課題が主に二点あることが明確になりました。",
+              "最後に、今後について御説明いたします。", "正副委員長が決定いたしましたので、ご報告いたします。",
+              "審査の経過と結果の御報告を申し上げます。", "議長からご指名を申し上げます。"):
+        assert _ANNOUNCES.search(s), s
+    for s in ("予算は２億円です。", "よって、６日間休会することに決しました。", "説明を終わります。"):
+        assert not _ANNOUNCES.search(s), s
+
+
+class _Vectors:
+    """Sentence vectors of one turn: the first sentence closest to the question, then the rest."""
+
+    def __init__(self, hit, spans, close):
+        import numpy as np
+        self.hit, self.spans, self.np = hit, spans, np
+        self.vecs = [np.array([1.0, 0.0]) if i == close else np.array([0.9, 0.436]) for i in range(len(spans))]
+
+    def __call__(self, keys):
+        return {self.hit.turn_key: [(s, e, v) for (s, e), v in zip(self.spans, self.vecs)]}
+
+
+def _hit(text, speaker="議長（佐藤篤）", kind="chair"):
+    from rag.records import Hit, Meeting, SpeakerKind, Turn
+    turn = Turn("m", 2, speaker, text, [(0, len(text))], kind=SpeakerKind(kind))
+    meeting = Meeting(id="m", doc="d.json", source="d.json", body="墨田区議会", name="緊急議会", date="2024-12-27")
+    return Hit("m:2", turn, meeting, 1.0, 1.0, None, 0, len(text))
+
+
+def _answer(question, text, close=0):
+    import numpy as np
+    from rag.answering.extractive import ExtractiveAnswerer
+    hit = _hit(text)
+    spans, start = [], 0
+    for part in text.split("\n"):
+        spans.append((start, start + len(part)))
+        start += len(part) + 1
+    answerer = ExtractiveAnswerer(lambda q: np.array([1.0, 0.0]), _Vectors(hit, spans, close), abstain_below=0.5)
+    return answerer.answer(question, [hit])
+
+
+def test_a_lead_in_is_quoted_with_the_sentence_that_states_what_is_asked():
+    text = "以上で本日の日程は全部終了いたしました。\nこれにて散会いたします。\n午後零時三十六分散会"
+    a = _answer("委員会は何時に散会したか", text, close=1)
+    assert not a.abstained
+    assert "午後零時三十六分散会" in a.citations[0].quote and "これにて散会いたします" in a.citations[0].quote
+    text = "まず、委員長の報告を求めます。\n内閣委員長徳茂雅之さん。"
+    a = _answer("委員長報告を求められたのは誰か", text, close=0)
+    assert "徳茂雅之" in a.citations[0].quote

@@ -34,8 +34,14 @@ ENGLISH_OFFSET = 0.07  # median best-sentence score of Japanese minus English an
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
 PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
+FOLLOW_MAX = 2  # a lead-in sentence is quoted with at most this many sentences after it, up to the one that answers
 LEAD_IN_CHARS = 30  # a best sentence shorter than this is quoted with the sentence after it
 NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
+
+# a sentence that announces what its next sentence says (at its end)
+_ANNOUNCES = re.compile(r"(?:(?:御|ご)?(?:説明|報告|紹介)(?:を)?(?:いたし|申し上げ|させていただき)ます|を(?:定め|求め|許し)ます|"
+                        r"(?:御|ご)?指名(?:を)?(?:いた|申し上げ)?(?:し)?ます|(?:次|以下)の(?:とおり|通り)[^。]{0,12}|"
+                        r"[0-9０-９一二三四五六七八九十]+(?:点|つ)(?:ある|あり|ござい)[^。]{0,20})[。．]?\s*$")
 
 # What a number question asks for, and what a sentence that answers it must contain.
 _NUM = r"[0-9０-９〇零一二三四五六七八九十百千万億兆]"  # 午後零時三十六分
@@ -161,12 +167,29 @@ class ExtractiveAnswerer:
         def fits(c: _Sentence) -> bool:
             return c.has_unit and c.role_ok and not c.unmet
 
+        turns: dict[str, list[_Sentence]] = {}
+        for c in sorted(sentences, key=lambda c: c.start):
+            turns.setdefault(c.hit.turn_key, []).append(c)
+
+        def led_in(c: _Sentence) -> _Sentence | None:
+            """A sentence that leads in to what is asked (「会議録署名員を定めます。」, 「委員長の報告を求めます。」, 「課題が
+            二点あります。」) together with the sentences after it up to the one that states the figure or name."""
+            if fits(c) or not c.role_ok or c.unmet:
+                return None
+            after = [n for n in turns[c.hit.turn_key] if n.start >= c.end][:FOLLOW_MAX]
+            for n in after:
+                if n.has_unit:
+                    return _Sentence(c.hit, c.start, n.end, c.score, c.cos, True, c.role_ok, c.by_named, c.unmet)
+            return None
+
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
         # (sentences from another body, year or meeting than the question's are no evidence at all: the window
         # counts the sentences that remain)
         candidates = [c for c in sentences if not c.unmet and c.by_named] or sentences
-        fitting = [c for c in candidates[:NUMBER_WINDOW] if fits(c)]
+        window = [(c, c) if fits(c) else (led_in(c), c) for c in candidates[:NUMBER_WINDOW]]
+        window = [(x, c) for x, c in window if x is not None]
+        fitting = [x for x, _ in window]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
             confidence += ENGLISH_OFFSET
@@ -177,17 +200,24 @@ class ExtractiveAnswerer:
             return Answer(question, f"{text}\n{why}" if why else text, True, [], self.name, related, notes,
                           confidence)
 
-        best = fitting[0] if fitting else sentences[0]  # (the threshold sweep asks with no threshold)
+        best, source = window[0] if window else (sentences[0], sentences[0])  # (the threshold sweep asks with none)
         chosen = [best]
-        for s in sentences[sentences.index(best) + 1:]:
+
+        def inside(s: _Sentence) -> bool:
+            return any(c.hit.turn_key == s.hit.turn_key and c.start <= s.start and s.end <= c.end for c in chosen)
+
+        for s in sentences[sentences.index(source) + 1:]:
             if len(chosen) >= MAX_SENTENCES or s.score < best.score - NEAR_BEST:
                 break
             same_turn = sum(c.hit.turn_key == s.hit.turn_key for c in chosen)
-            if fits(s) and same_turn < MAX_PER_TURN and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
+            if fits(s) and same_turn < MAX_PER_TURN and not inside(s) \
+                    and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
-        follow = self._continuation(best)
-        if follow is not None and all((c.hit.turn_key, c.start) != (follow.hit.turn_key, follow.start) for c in chosen):
-            chosen.append(follow)
+        # a short lead-in of the best sentence, and any sentence announcing what follows, is quoted with what follows
+        for c in list(chosen):
+            follow = self._continuation(c, short=c is best)
+            if follow is not None and not inside(follow):
+                chosen.append(follow)
         other = self._pair(best, question, query_vector)
         if other is not None and all(o.hit.turn_key != other.hit.turn_key for o in chosen):
             chosen.append(other)
@@ -256,9 +286,12 @@ class ExtractiveAnswerer:
         cands.sort(key=lambda c: -c.score)
         return cands
 
-    def _continuation(self, best: _Sentence) -> _Sentence | None:
-        """A short lead-in (「まず、会議録署名員を定めます。」) announces what its next sentence says: quote both."""
-        if len(_text(best)) >= LEAD_IN_CHARS:
+    def _continuation(self, best: _Sentence, short: bool = True) -> _Sentence | None:
+        """A short lead-in (「まず、会議録署名員を定めます。」, with `short`) or a sentence that announces what follows
+        (「…について御説明いたします。」「委員長の報告を求めます。」「課題が主に二点あることが明確になりました。」) leads
+        to its next sentence: quote both."""
+        text = _text(best)
+        if not ((short and len(text) < LEAD_IN_CHARS) or _ANNOUNCES.search(text)):
             return None
         after = [(s, e) for s, e, _ in self.sentence_vectors([best.hit.turn_key]).get(best.hit.turn_key, [])
                  if s >= best.end]
