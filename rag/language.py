@@ -32,7 +32,7 @@ def asks_procedure(question: str) -> bool:
 
 
 # a chair's sentence that declares what was decided: the evidence a procedure question asks for
-_DECLARES = re.compile(r"決定いたしました|決しました|可決されました|否決されました|承認されました|同意(する|いた)ことに決|"
+_DECLARES = re.compile(r"決定いたしま(?:す|した)|決しました|可決されました|否決されました|承認されました|同意(する|いた)ことに決|"
                        r"認定されました|採択(と|されました)|と認めます|休憩いたします|散会いたします|延会いたします|閉会いたします|"
                        r"開きます|開議いたします|記名投票|起立多数|起立全員|賛成多数|賛成[0-9０-９]|反対[0-9０-９]|総数")
 

@@ -73,3 +73,10 @@ def test_a_lead_in_is_quoted_with_the_sentence_that_states_what_is_asked():
     text = "まず、委員長の報告を求めます。\n内閣委員長徳茂雅之さん。"
     a = _answer("委員長報告を求められたのは誰か", text, close=0)
     assert "徳茂雅之" in a.citations[0].quote
+
+
+def test_a_chairs_declaration_in_the_present_tense_declares_a_decision():
+    from rag.language import declares_decision
+    assert declares_decision("御異議ないものと認めまして、さように決定いたします。")
+    assert declares_decision("よって、６日間休会することに決しました。")
+    assert not declares_decision("議案熟考のため、６日間を休会いたしたいと思います。")

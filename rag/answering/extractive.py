@@ -107,6 +107,8 @@ def _label(hit: Hit) -> str:
     return re.sub(r"[（）()\s　]", "", nfkc(hit.turn.speaker) + "|" + nfkc(hit.turn.speaker_name))
 
 
+# 「次の本会議はいつか」: the chair's closing announcement answers it (retrieval keeps its own notion of procedure)
+_NEXT_SITTING = re.compile(r"次の(?:本会議|会議|委員会)|next (?:plenary|sitting|meeting)", re.I)
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -247,7 +249,7 @@ class ExtractiveAnswerer:
         cos = np.vstack(vecs) @ q
         if focus != question:
             cos = (cos + np.vstack(vecs) @ self.embed_query(focus)) / 2
-        procedure = asks_procedure(question)
+        procedure = asks_procedure(question) or bool(_NEXT_SITTING.search(question))
         outcome = procedure and asks_outcome(question)
         units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
         per_unit = bool(_PER_UNIT.search(question))
