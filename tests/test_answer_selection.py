@@ -80,3 +80,10 @@ def test_a_chairs_declaration_in_the_present_tense_declares_a_decision():
     assert declares_decision("御異議ないものと認めまして、さように決定いたします。")
     assert declares_decision("よって、６日間休会することに決しました。")
     assert not declares_decision("議案熟考のため、６日間を休会いたしたいと思います。")
+
+
+def test_who_was_chosen_is_answered_by_the_sentence_naming_the_person():
+    text = "まず、会議録署名員を定めます。\n本件は、会議規則第１２３条の規定により、議長からご指名を申し上げます。\n３番　稲葉かずひろ議員\n２２番　村本ひろや議員\nのお二人にお願いいたします。"
+    a = _answer("会議録署名員に指名されたのは誰か", text, close=0)
+    assert not a.abstained
+    assert any("稲葉かずひろ議員" in c.quote for c in a.citations)

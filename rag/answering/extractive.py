@@ -259,6 +259,7 @@ class ExtractiveAnswerer:
         labels = {h.turn_key: _label(h) for h in hits}
         named = [n for n in speakers_named(question)[-1:] if any(n in lab for lab in labels.values())]
         asks_name = bool(_ASKS_NAME.search(question))
+        chosen_q = asks_who_was_chosen(question)  # the sentence must name the person chosen, not only the post
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
@@ -271,7 +272,7 @@ class ExtractiveAnswerer:
             c.has_unit = (not units or (any(u.search(text) for u in units)
                                         and (not topic or bool(topic & content_nouns(text)))
                                         and (not per_unit or bool(_PER_UNIT_SAID.search(text))))) \
-                and (not asks_name or names_a_person(text, c.hit))
+                and (not asks_name or names_a_person(text, c.hit)) and (not chosen_q or bool(persons_named(text)))
             c.by_named = not named or named[0] in labels[c.hit.turn_key]
             c.role_ok = (not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)) \
                 and c.by_named
