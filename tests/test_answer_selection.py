@@ -87,3 +87,17 @@ def test_who_was_chosen_is_answered_by_the_sentence_naming_the_person():
     a = _answer("会議録署名員に指名されたのは誰か", text, close=0)
     assert not a.abstained
     assert any("稲葉かずひろ議員" in c.quote for c in a.citations)
+
+
+def test_a_figure_is_asked_of_a_compound_subject_that_the_evidence_must_name():
+    from rag.answering.constraints import question_constraints, subject_nouns
+    def subjects(q):
+        return [c.label for c in question_constraints(q) if c.kind == "subject"]
+    assert subjects("福岡市の防災無線設備更新工事の契約金額はいくらか") == ["契約金額"]
+    assert subjects("響灘沖の洋上風力発電事業で想定されている発電出力は何万キロワットか") == ["発電出力"]
+    assert subjects("墨田区の令和6年度一般会計は、12月緊急議会の補正後に予算総額がいくらになるのか") == ["予算総額"]
+    assert subject_nouns("予算総額") == ["予算", "総額"]  # 「予算の総額は」 names it
+    # a single word is said in too many ways (手續, 会議期間) to refuse on
+    assert subjects("盛岡市ではぴったりサービスで申請できる手続は全部で何件になるか") == []
+    assert subjects("葛飾区議会令和7年第1回定例会の会期は何日間と決まったか") == []
+    assert subjects("補正予算の財源は何か") == []

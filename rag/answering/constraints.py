@@ -66,7 +66,24 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
     out += [Constraint(kind, word) for kind, word in names]
+    # what a figure is asked of: 「発電出力は何万キロワットか」 is not answered by a figure of 導入容量; only a compound of
+    # two or more nouns is specific enough to check (a single word, 手続 or 会期, is often said otherwise: 手續, 会議期間)
+    labels = [c.label for c in out]
+    out += [Constraint("subject", m.group("subj")) for m in _COUNTED_SUBJECT.finditer(q)
+            if len(subject_nouns(m.group("subj"))) >= 2 and not any(m.group("subj") in lab or lab in m.group("subj") for lab in labels)]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
+
+
+# a figure asked of something: 「契約金額はいくらか」「発電出力は何万キロワットか」「予算総額がいくらになるのか」
+_COUNTED_SUBJECT = re.compile(r"(?P<subj>[一-龥ァ-ヶー々・]{2,20})(?:は|が|を)[、，]?[^、。？?]{0,12}?"
+                              r"(?:何[万億千百]?(?:円|人|名|件|回|日|時|年|か所|箇所|校|台|基|棟|戸|社|団体|世帯|倍|割|%|％|キロ|トン)|"
+                              r"いくら|どれ(?:だけ|くらい|ほど)|どの(?:くらい|程度))")
+
+
+def subject_nouns(label: str) -> list[str]:
+    """The nouns of a subject, each to be found in the evidence (予算総額 -> 予算, 総額: 「予算の総額は」 meets it)."""
+    return [nfkc(m.surface()).lower() for m in analyse(label)
+            if m.part_of_speech()[0] == "名詞" and m.part_of_speech()[1] != "数詞" and len(m.surface()) >= 2]
 
 
 # the committee a question says it was said in: 「品川区の区民委員会で」「衆議院文部科学委員会において」
@@ -160,6 +177,8 @@ def _meets(c: Constraint, text: str, hit: Hit) -> bool:
             return c.label in {f"第{kanji_number(n)}回" for n in own}
     if c.kind == "committee":
         return _names_committee(nfkc(c.label).lower(), text)
+    if c.kind == "subject":
+        return all(n in text for n in subject_nouns(c.label))
     if c.kind != "date":
         return c.label in text
     said = {(y, m) for _, _, y, m in find_year_months(text)} | {(int(y), None) for y in _BARE_YEAR.findall(text)}

@@ -235,7 +235,7 @@ class ExtractiveAnswerer:
         # what the question asks, without the names of the meeting it pins down (body, session, date): those are
         # checked as constraints, and sentences that merely repeat them (「ただいまから…定例会を開会いたします」)
         # must not outscore the one that answers
-        focus = focus_of(question, [c.label for c in constraints])
+        focus = focus_of(question, [c.label for c in constraints if c.kind != "subject"])
         q_grams = set(bigrams(focus))
         stored = self.sentence_vectors([h.turn_key for h in hits])
         cands, vecs = [], []
@@ -263,7 +263,7 @@ class ExtractiveAnswerer:
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
-            {n for n in content_nouns(question) if not any(n in c.label for c in constraints)}
+            {n for n in content_nouns(question) if not any(n in c.label for c in constraints if c.kind != "subject")}
         top_turn = {h.turn_key: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
             text = _text(c)
