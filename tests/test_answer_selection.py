@@ -101,3 +101,12 @@ def test_a_figure_is_asked_of_a_compound_subject_that_the_evidence_must_name():
     assert subjects("盛岡市ではぴったりサービスで申請できる手続は全部で何件になるか") == []
     assert subjects("葛飾区議会令和7年第1回定例会の会期は何日間と決まったか") == []
     assert subjects("補正予算の財源は何か") == []
+
+
+def test_what_asks_for_the_reply():
+    from rag.answering.extractive import _ASKS_REPLY
+    for q in ("福岡県警は警察官の採用で男女別の枠を設けている理由をどう説明したか", "見直しを白井議員が求めたのに対し、山中市長はどう答えたか",
+              "井上さくら議員が撤廃すべきだと求めたのに対し、横浜市はどう判断したと答えたか"):
+        assert _ASKS_REPLY.search(q), q
+    for q in ("大田京子委員は警察官採用の男女枠についてどう要望したか", "品川区の行財政改革特別委員長は議論をどう振り返ったか"):
+        assert not _ASKS_REPLY.search(q), q

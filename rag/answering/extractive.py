@@ -109,6 +109,8 @@ def _label(hit: Hit) -> str:
 
 # 「次の本会議はいつか」: the chair's closing announcement answers it (retrieval keeps its own notion of procedure)
 _NEXT_SITTING = re.compile(r"次の(?:本会議|会議|委員会)|next (?:plenary|sitting|meeting)", re.I)
+# 「…理由をどう説明したか」「…山中市長はどう答えたか」: what the reply said (a member's question repeats its words)
+_ASKS_REPLY = re.compile(r"(?:答え|答弁し|回答し|説明し|判断し)(?:た|ている)(?:と答えた)?(?:の)?か[。？?]?$")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -259,6 +261,7 @@ class ExtractiveAnswerer:
         labels = {h.turn_key: _label(h) for h in hits}
         named = [n for n in speakers_named(question)[-1:] if any(n in lab for lab in labels.values())]
         asks_name = bool(_ASKS_NAME.search(question))
+        asks_reply = bool(_ASKS_REPLY.search(question))  # a member's words do not say how it was answered
         chosen_q = asks_who_was_chosen(question)  # the sentence must name the person chosen, not only the post
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
@@ -283,6 +286,7 @@ class ExtractiveAnswerer:
                 + (W_UNIT if (roles or named) and c.role_ok else 0.0)
                 - 0.004 * top_turn[c.hit.turn_key]  # a little trust in the retriever's order
                 - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
+                - (W_UNIT if asks_reply and c.hit.turn.kind is SpeakerKind.MEMBER else 0.0)
                 + (W_UNIT if procedure and declares_decision(text) else 0.0)
                 + (W_OUTCOME if outcome and c.hit.turn.kind is SpeakerKind.CHAIR and declares_outcome(text) else 0.0)
             )
