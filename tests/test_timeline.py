@@ -126,6 +126,36 @@ def test_topic_terms_keep_words_the_analyser_splits():
     assert "スマートシティ" in topic_terms("スマートシティの推進").compounds
 
 
+def test_coverage_weighs_words_by_their_rarity_among_candidates():
+    from rag.timeline.terms import topic_terms
+
+    t = topic_terms("RPAの活用")
+    pool = ["データの活用について"] * 40 + ["RPAの活用を進める"] * 3
+    w = t.pool_weights(pool)
+    assert w["rpa"] > 5 * w["活用"]  # 活用 is in every candidate: it says little
+    assert t.coverage("データの活用", w) < 0.1 < 0.5 < t.coverage("RPAを導入", w)
+    assert t.coverage("データの活用") == 0.5  # unweighted: each word counts the same
+
+
+def test_exchange_partners_are_the_question_and_its_replies():
+    from rag.records import Filters, Meeting, SpeakerKind, Turn
+    from rag.timeline.core import _exchange_partners, _turn_within
+
+    m = Meeting(id="m", doc="d.txt", source="d.txt", body="テスト市議会", name="総務委員会", date="2024-01-01")
+    kinds = [SpeakerKind.MEMBER, SpeakerKind.CHAIR, SpeakerKind.EXECUTIVE, SpeakerKind.EXECUTIVE, SpeakerKind.MEMBER,
+             SpeakerKind.EXECUTIVE]
+    rows = {i + 1: (f"m:{i + 1}", Turn(meeting_id="m", order=i + 1, speaker=k.value, text="…", pieces=[(0, 1)], kind=k),
+                    m) for i, k in enumerate(kinds)}
+    turn = lambda o: rows[o][1]  # noqa: E731
+    # a member's question: the officials' replies after it (past the chair), up to the next member's turn
+    assert [r[0] for r in _exchange_partners(turn(1), rows)] == ["m:3", "m:4"]
+    # an official's reply: the member's question before it (past the other official and the chair)
+    assert [r[0] for r in _exchange_partners(turn(4), rows)] == ["m:1"]
+    assert [r[0] for r in _exchange_partners(turn(6), rows)] == ["m:5"]
+    assert _exchange_partners(turn(2), rows) == []  # the chair's turn has no exchange
+    assert _turn_within(Filters(kind="executive"), turn(3)) and not _turn_within(Filters(kind="executive"), turn(1))
+
+
 def test_notice_items():
     from rag.timeline.similar import notice_items
 

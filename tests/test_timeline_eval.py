@@ -21,9 +21,10 @@ pytestmark = pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", re
 
 # measured (eval/timeline/README.md), floors a little below
 FLOORS = {
-    "sample": {"recall": 0.80, "precision": 0.77, "recall_macro": 0.84},
-    # the 69-document corpus with the gold extended to it (2026-11-30): recall 0.770, precision 0.826, macro 0.846
-    "dev": {"recall": 0.72, "precision": 0.78, "recall_macro": 0.80},
+    # recall 0.837, precision 0.812, macro recall 0.875 (weighted topic words, exchanges followed, cut 0.905)
+    "sample": {"recall": 0.82, "precision": 0.79, "recall_macro": 0.86},
+    # the 69-document corpus with the gold extended to it: recall 0.816, precision 0.879, macro 0.872
+    "dev": {"recall": 0.79, "precision": 0.85, "recall_macro": 0.85},
 }
 
 

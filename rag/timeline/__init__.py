@@ -8,10 +8,13 @@
 How (rag.timeline.core): the topic (a phrase or a whole question) is searched deep — DEPTH (200) chunks by
 embedding similarity and 200 by BM25, filters applied before ranking — and every turn found is scored: its best
 sentence against the topic (the extractive answerer's sentence scoring) plus the share of the topic's words in
-it. Turns at or above a relevance cut calibrated on eval/timeline/ are kept; near-duplicates (the same words in
-two documents) are folded into the first; entries are grouped by meeting in date order, undated meetings last.
-Each entry quotes its key sentences (exact substrings of the turn), names the member's question a reply answers
-(the nearest member's turn before it, past the chair and other officials), and lists the turns around it.
+it (each word weighted by its rarity among the candidates). Turns at or above a relevance cut calibrated on
+eval/timeline/ are kept, and with the clearest of them the other side of their exchange (the question a reply
+answers, the replies to a question) when it is on the topic at all, as follow-ups that never name it often are;
+near-duplicates (the same words in two documents) are folded into the first; entries are grouped by meeting in
+date order, undated meetings last. Each entry quotes its key sentences (exact substrings of the turn), names the
+member's question a reply answers (the nearest member's turn before it, past the chair and other officials), and
+lists the turns around it.
 Changes between statements are found by rules (rag.timeline.changes); similar past questions with their replies
 by rag.timeline.similar.
 
@@ -35,7 +38,8 @@ document text, as in `ask --json`):
                                    "quote_end", "standard_form"},   # the member's question a reply answers
           "neighbours": [{"turn_key", "turn", "speaker"}],         # the turns around it (same meeting)
           "folded": [{"turn_key", "doc", "body", "meeting", "date", "speaker", "turn"}],  # near-duplicates
-          "changes": [change id]}],
+          "changes": [change id],
+          "exchange_of": null | turn_key}],   # kept as the exchange partner of that entry, not by the cut
       "changes": [{"id": "c1", "kind": "figure" | "stance" | "reference", "label", "thing", "summary", "note",
                    "before": side | null, "after": side, "reply": side | null}],
            # figure/stance: before = the earlier statement, after = the later one (both always present);

@@ -8,10 +8,14 @@ rather than by a top-k.
 
 Relevance of a turn = its best sentence's score against the topic (the extractive answerer's own sentence scoring:
 embedding similarity + the topic's character bigrams found + what the topic asks for) + W_COVER × the share of the
-topic's words found in the turn (rag.timeline.terms) + W_KEYWORD × its BM25 score over the topic's best. A turn is
-kept when its relevance reaches RELEVANCE_CUT (BROAD_CUT for a broader, less precise list). Tried and measured
-without gain (eval/timeline/README.md): a per-topic background level, gap detection, pseudo-relevance feedback,
-mean-centred vectors, the question/answer partner's relevance, and a logistic model over all of these.
+topic's words found in the turn (rag.timeline.terms; each word weighted by its rarity among the topic's candidates,
+so that 活用 in 「RPAの活用」 counts for little) + W_KEYWORD × its BM25 score over the topic's best. A turn is kept when
+its relevance reaches RELEVANCE_CUT (BROAD_CUT for a broader, less precise list); an entry at or above EXCHANGE_FROM
+also brings in the other side of its exchange (the member's question it answers, the officials' replies to it) when
+that reaches EXCHANGE_FLOOR: follow-ups rarely name the topic (follow_exchanges). Tried and measured without gain
+(eval/timeline/README.md): a per-topic background level, gap detection, pseudo-relevance feedback, mean-centred
+vectors, the question/answer partner's relevance as a score, filling every gap between two entries of a meeting,
+and a logistic model over all of these.
 """
 
 from __future__ import annotations
@@ -24,21 +28,24 @@ import numpy as np
 
 from rag.answering.base import citation, standard_form
 from rag.answering.extractive import _ASKING, ExtractiveAnswerer  # the answerer's sentence scoring, reused
-from rag.indexing.tokens import bigrams, tokenize
+from rag.indexing.tokens import bigrams, normalise, tokenize
 from rag.language import is_english
 from rag.records import Citation, Filters, Hit, Meeting, SpeakerKind, Turn
 from rag.retrieval import RRF_K, english_terms
 from rag.timeline.terms import TopicTerms, topic_terms
 
 DEPTH = 200  # chunks taken from each of the dense and the keyword search
-W_COVER = 0.06  # weight of the topic's words found in the turn, against the best sentence's score
+W_COVER = 0.08  # weight of the topic's words found in the turn (each by its rarity among the candidates)
 W_KEYWORD = 0.03  # weight of the turn's BM25 score over the topic's best BM25 score
-RELEVANCE_CUT = 0.90  # calibrated on eval/timeline/ (rag.evaluation.timeline sweeps it; eval/timeline/README.md)
+RELEVANCE_CUT = 0.905  # calibrated on eval/timeline/ (rag.evaluation.timeline sweeps it; eval/timeline/README.md)
 BROAD_CUT = 0.87  # 「広めに探す」: more recall, less precision (same measurement)
 MAX_QUOTES = 2  # key sentences quoted per turn
 QUOTE_NEAR = 0.03  # a further key sentence must score within this of the turn's best one
 QUESTION_LOOKBACK = 8  # turns searched back for the member's question a reply answers
 NEIGHBOURS = 2  # turns listed either side of an entry
+EXCHANGE_FROM = 0.96  # an entry this relevant brings in its exchange partners (the question it answers, its replies)
+EXCHANGE_FLOOR = 0.80  # … when they are at least this relevant themselves (measured on eval/timeline/, like the cut)
+EXCHANGE_REACH = 4  # turns looked at either side for a partner
 FOLD_COSINE = 0.95  # best quotes this close are compared as texts for near-duplicates
 FOLD_JACCARD = 0.7  # share of character bigrams two turns must share to be folded into one entry
 ANSWERING = (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT)
@@ -77,6 +84,7 @@ class Entry:
     folded: list[tuple[str, Turn, Meeting]] = field(default_factory=list)  # near-duplicates shown as this entry
     id: str = ""  # e1, e2 … in timeline order
     changes: list[str] = field(default_factory=list)  # ids of the changes this entry takes part in
+    via: str | None = None  # kept as the exchange partner of this entry's turn (follow_exchanges), not by the cut
 
     @property
     def hit(self) -> Hit:
@@ -129,6 +137,7 @@ class Searcher:
     def __init__(self, store, embed_query: Callable[[str], np.ndarray]):
         self.store = store
         self.embed_query = embed_query
+        self.weights: dict[str, float] = {}  # the last topic's word weights over its candidates (terms.pool_weights)
 
     def candidates(self, topic: str, filters: Filters | None, depth: int = DEPTH,
                    query_vector: np.ndarray | None = None, timings: dict[str, float] | None = None
@@ -161,13 +170,16 @@ class Searcher:
         t3 = time.perf_counter()
         timings["load"] = (t3 - t2) * 1000
         terms = topic_terms(topic)
+        norm = {key: normalise(turn.text) for key, (turn, _) in found.items()}
+        weights = terms.pool_weights(list(norm.values()), normalised=True)
+        self.weights = weights
         cands = []
         for key, (turn, meeting) in found.items():
             chunk = best_chunk[key][1]
             c = Candidate(key, turn, meeting, fused[key], dense_of.get(chunk.key), kw_of.get(chunk.key),
                           (chunk.start, chunk.end))
             c.vectors = {(s, e): v for s, e, v in stored.get(key, [])}
-            c.cover = terms.coverage(turn.text)
+            c.cover = terms.coverage(norm[key], weights, normalised=True)
             cands.append(c)
         top_keyword = max([c.keyword or 0.0 for c in cands] + [0.0])
         if top_keyword > 0:
@@ -326,12 +338,112 @@ def _first_vec(entries: list[Entry]) -> np.ndarray:
     return np.zeros(1, dtype=np.float32)
 
 
+def _exchange_partners(turn: Turn, rows: dict[int, tuple[str, Turn, Meeting]]) -> list[tuple[str, Turn, Meeting]]:
+    """The other side of a turn's exchange in its meeting: for an official's reply, the member's question before it
+    (past the chair calling on speakers and other officials' replies to the same question); for a member's
+    question, the officials' replies after it up to the next member's turn."""
+    out = []
+    if turn.kind in ANSWERING:
+        for o in range(turn.order - 1, turn.order - EXCHANGE_REACH - 1, -1):
+            r = rows.get(o)
+            if r is None:
+                break
+            t = r[1]
+            if t.kind in ANSWERING or t.kind == SpeakerKind.CHAIR or t.procedural:
+                continue
+            out.append(r)
+            break
+    elif turn.kind in (SpeakerKind.MEMBER, SpeakerKind.UNKNOWN):
+        for o in range(turn.order + 1, turn.order + EXCHANGE_REACH + 1):
+            r = rows.get(o)
+            if r is None:
+                break
+            t = r[1]
+            if t.kind == SpeakerKind.CHAIR or t.procedural:
+                continue
+            if t.kind not in ANSWERING:
+                break
+            out.append(r)
+    return out
+
+
+def _turn_within(filters: Filters | None, turn: Turn) -> bool:
+    """The turn-level filters (kind, speaker, agenda); a partner shares its meeting with an entry, so the meeting-level
+    ones (body, meeting, dates, document) hold already."""
+    if filters is None:
+        return True
+    if filters.kinds and turn.kind.value not in filters.kinds:
+        return False
+    if filters.speaker:
+        want = filters.speaker.replace(" ", "").replace("\u3000", "").casefold()
+        name = (turn.speaker_name or "").replace(" ", "").replace("\u3000", "").casefold()
+        if want not in name and filters.speaker.casefold() not in turn.speaker.casefold():
+            return False
+    if filters.agenda and filters.agenda.casefold() not in (turn.agenda or "").casefold():
+        return False
+    return True
+
+
+def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, kept: list[Candidate],
+                     cands: list[Candidate], qvec: np.ndarray, terms: TopicTerms) -> list[tuple[Candidate, str]]:
+    """The exchanges the clearest entries belong to: a member's follow-up or an official's reply often never names
+    the topic (「iPhoneについてはまだ使えないという認識でよろしいでしょうか」 in an exchange on マイナンバーカード), yet
+    is on it. For each entry at or above EXCHANGE_FROM, its exchange partners (_exchange_partners) at or above
+    EXCHANGE_FLOOR are added (each with the key of the entry that brought it in); a partner the deep search did not
+    find is loaded and scored as candidates are."""
+    strong = [c for c in kept if c.relevance >= EXCHANGE_FROM]
+    if not strong:
+        return []
+    store = searcher.store
+    by_key = {c.key: c for c in cands}
+    have = {c.key for c in kept}
+    want: dict[str, list[str]] = {}
+    rows_of: dict[str, dict[int, tuple[str, Turn, Meeting]]] = {}
+    for c in strong:
+        if c.key == f"{c.turn.meeting_id}:{c.turn.order}":
+            want[c.key] = [f"{c.turn.meeting_id}:{o}" for o in range(max(1, c.turn.order - EXCHANGE_REACH),
+                                                                     c.turn.order + EXCHANGE_REACH + 1)]
+        else:
+            rows_of[c.key] = {t.order: (k, t, m) for k, t, m in store.neighbours(c.key, EXCHANGE_REACH,
+                                                                                   EXCHANGE_REACH)}
+    found = store.turns(sorted({k for ks in want.values() for k in ks} - set(by_key)))
+    for key, ks in want.items():
+        rows = {}
+        for k in ks:
+            if k in by_key:
+                rows[by_key[k].turn.order] = (k, by_key[k].turn, by_key[k].meeting)
+            elif k in found:
+                rows[found[k][0].order] = (k, *found[k])
+        rows_of[key] = rows
+    partners: dict[str, tuple[str, Turn, Meeting]] = {}
+    via: dict[str, str] = {}
+    for c in strong:
+        for r in _exchange_partners(c.turn, rows_of[c.key]):
+            if r[0] not in have and r[0] not in partners and _turn_within(filters, r[1]):
+                partners[r[0]] = r
+                via[r[0]] = c.key
+    fresh = [Candidate(k, t, m) for k, (_, t, m) in partners.items() if k not in by_key]
+    if fresh:
+        stored = store.sentences([c.key for c in fresh])
+        for c in fresh:
+            c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
+            c.cover = terms.coverage(c.turn.text, searcher.weights)
+        searcher.score(topic, fresh, qvec, stored)
+    scored = [by_key[k] for k in partners if k in by_key] + fresh
+    return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
+
+
 def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: float, depth: int,
-                  query_vector: np.ndarray | None, timings: dict[str, float]
+                  query_vector: np.ndarray | None, timings: dict[str, float], exchanges: bool = True
                   ) -> tuple[list[Entry], list[Candidate], np.ndarray, TopicTerms]:
     cands, qvec, terms = searcher.candidates(topic, filters, depth, query_vector, timings)
     t0 = time.perf_counter()
     kept = [c for c in cands if c.relevance >= cut and not (c.turn.procedural and c.relevance < cut + 0.05)]
+    via: dict[str, str] = {}
+    if exchanges:
+        for c, source in follow_exchanges(searcher, topic, filters, kept, cands, qvec, terms):
+            kept.append(c)
+            via[c.key] = source
     entries = []
     for c in kept:
         quotes = key_quotes(c)
@@ -339,7 +451,8 @@ def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: 
         entries.append(Entry(c.key, c.turn, c.meeting, round(c.relevance, 4), quotes, vec, c.sentences, c.vectors,
                              {"sentence": round(c.best, 4), "cover": round(c.cover, 3),
                               "dense": round(c.dense, 4) if c.dense is not None else None,
-                              "keyword": round(c.keyword, 3) if c.keyword is not None else None}))
+                              "keyword": round(c.keyword, 3) if c.keyword is not None else None},
+                             via=via.get(c.key)))
     entries = fold_duplicates(entries)
     timings["select"] = (time.perf_counter() - t0) * 1000
     t1 = time.perf_counter()
@@ -377,6 +490,7 @@ def entry_dict(e: Entry) -> dict[str, Any]:
         "folded": [{"turn_key": k, "doc": fm.doc, "body": fm.body, "meeting": fm.name, "date": fm.date,
                     "speaker": ft.speaker, "turn": ft.order} for k, ft, fm in e.folded],
         "changes": list(e.changes),
+        "exchange_of": e.via,
     }
     if e.question is not None:
         q = e.question.citation()

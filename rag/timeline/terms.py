@@ -7,6 +7,7 @@ topic (rag.timeline.core) and whether two figures speak of the same thing (rag.t
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,22 +34,49 @@ class TopicTerms:
     parts: tuple[str, ...]  # single nouns (normalised surface, ≥ 2 characters or ASCII), stop nouns left out
     compounds: tuple[str, ...]  # runs of nouns as written (マイナンバーカード, システム標準化), ≥ 2 characters
 
-    def coverage(self, text: str) -> float:
+    @property
+    def units(self) -> tuple[str, ...]:
+        return self.compounds + self.parts
+
+    def coverage(self, text: str, weights: dict[str, float] | None = None, normalised: bool = False) -> float:
         """Share of the topic's words found in `text` (NFKC, lower case): a compound counts whole, or by the
-        share of its parts found, at half weight."""
+        share of its parts found, at half weight. With `weights` (pool_weights), each word counts by its weight.
+        `normalised`: the text is normalise()d already."""
         if not self.compounds and not self.parts:
             return 0.0
-        t = normalise(text)
-        scores = []
+        t = text if normalised else normalise(text)
+        w = weights or {}
+        num = den = 0.0
         for c in self.compounds:
+            wc = w.get(c, 1.0)
+            den += wc
             if c in t:
-                scores.append(1.0)
+                num += wc
                 continue
             inner = [p for p in self.parts if p in c]
-            scores.append(0.5 * sum(p in t for p in inner) / len(inner) if inner else 0.0)
-        loose = [p for p in self.parts if not any(p in c for c in self.compounds)]
-        scores += [1.0 if p in t else 0.0 for p in loose]
-        return sum(scores) / len(scores) if scores else 0.0
+            total = sum(w.get(p, 1.0) for p in inner)
+            if total > 0:
+                num += 0.5 * wc * sum(w.get(p, 1.0) for p in inner if p in t) / total
+        for p in self.parts:
+            if not any(p in c for c in self.compounds):
+                den += w.get(p, 1.0)
+                num += w.get(p, 1.0) if p in t else 0.0
+        return num / den if den > 0 else 0.0
+
+    def pool_weights(self, texts: list[str], normalised: bool = False) -> dict[str, float]:
+        """Each topic word's weight from how many of `texts` (the topic's candidate turns) hold it: ln((N + 1) /
+        (df + 0.5)). A word most candidates share (活用 in 「RPAの活用」, システム in 「システム標準化」 over minutes
+        that are all about systems) says little about whether a turn is on the topic; a rare one (RPA) says much.
+        Compounds weigh as much as the rarest word."""
+        norm = texts if normalised else [normalise(x) for x in texts]
+        n = len(norm)
+        w = {u: math.log((n + 1) / (sum(u in x for x in norm) + 0.5)) for u in self.units}
+        # a compound is what the topic is about: it counts at least as much as any single word, however common it is
+        # among candidates that were found by searching for it (in a large index, nearly all of them hold it)
+        top = max(w.values(), default=0.0)
+        for c in self.compounds:
+            w[c] = top
+        return w
 
 
 @lru_cache(maxsize=256)
