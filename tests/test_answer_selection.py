@@ -110,3 +110,13 @@ def test_what_asks_for_the_reply():
         assert _ASKS_REPLY.search(q), q
     for q in ("大田京子委員は警察官採用の男女枠についてどう要望したか", "品川区の行財政改革特別委員長は議論をどう振り返ったか"):
         assert not _ASKS_REPLY.search(q), q
+
+
+def test_a_sentence_cut_before_its_end_is_quoted_with_its_rest():
+    from rag.answering.extractive import _unfinished
+    assert _unfinished("２款総務費、１項２４目ふるさと応援費、ふるさと納税関連費３，７５０万円を増額補正するものですが、当初見込み３億円を目標として\n3")
+    assert not _unfinished("取り組んでおりましたが、年度末の見込みを３億７，５００万円とし、返礼品に係る費用を増額するものでございます。")
+    assert not _unfinished("総務委員会")  # a heading line
+    text = "当初見込み３億円を目標として取り組んでまいりました町の寄附金につきまして\n取り組んでおりましたが、年度末の見込みを３億７，５００万円としました。"
+    a = _answer("年度末の寄附見込みをいくらとしたか", text, close=0)
+    assert "３億７，５００万円" in a.citations[0].quote

@@ -217,7 +217,8 @@ class ExtractiveAnswerer:
             if fits(s) and same_turn < MAX_PER_TURN and not inside(s) \
                     and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
-        # a short lead-in of the best sentence, and any sentence announcing what follows, is quoted with what follows
+        # a short lead-in of the best sentence, and any sentence announcing what follows or cut before its end, is
+        # quoted with what follows
         for c in list(chosen):
             follow = self._continuation(c, short=c is best)
             if follow is not None and not inside(follow):
@@ -298,7 +299,7 @@ class ExtractiveAnswerer:
         (「…について御説明いたします。」「委員長の報告を求めます。」「課題が主に二点あることが明確になりました。」) leads
         to its next sentence: quote both."""
         text = _text(best)
-        if not ((short and len(text) < LEAD_IN_CHARS) or _ANNOUNCES.search(text)):
+        if not ((short and len(text) < LEAD_IN_CHARS) or _ANNOUNCES.search(text) or _unfinished(text)):
             return None
         after = [(s, e) for s, e, _ in self.sentence_vectors([best.hit.turn_key]).get(best.hit.turn_key, [])
                  if s >= best.end]
@@ -337,6 +338,15 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
+
+
+def _unfinished(text: str) -> bool:
+    """A long sentence cut before its end (at a page number or a line of a PDF: 「…当初見込み３億円を目標として\n3」):
+    the rest of it is the next stored sentence."""
+    return len(text) >= LEAD_IN_CHARS and not _SENTENCE_END.search(text)
+
+
+_SENTENCE_END = re.compile(r"[。．！？!?」』）)]\s*$")
 
 
 def _why_not(s: _Sentence, english: bool) -> str:
