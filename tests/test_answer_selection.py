@@ -120,3 +120,27 @@ def test_a_sentence_cut_before_its_end_is_quoted_with_its_rest():
     text = "当初見込み３億円を目標として取り組んでまいりました町の寄附金につきまして\n取り組んでおりましたが、年度末の見込みを３億７，５００万円としました。"
     a = _answer("年度末の寄附見込みをいくらとしたか", text, close=0)
     assert "３億７，５００万円" in a.citations[0].quote
+
+
+def test_the_one_asking_is_not_the_one_whose_answer_is_asked_for():
+    assert speakers_named("井上さくら議員が回数制限を撤廃すべきだと求めたのに対し、横浜市はどう判断したと答えたか") == []
+    assert not _ASKS_FOR[4][0].search("再度任用の回数制限を撤廃すべきだと求めたのに対し、横浜市はどう判断したか")
+    assert _ASKS_FOR[4][0].search("会議の開催回数は？")
+
+
+def test_a_reply_meets_the_person_of_the_members_question_it_answers_several_turns_back():
+    from rag.answering.constraints import question_constraints, unmet
+    from rag.records import Hit, Meeting, SpeakerKind, Turn
+    meeting = Meeting(id="m", doc="d.json", source="d.json", body="横浜市会", name="定例会", date="2024-11-29")
+    roles = [("（井上さくら君）", "member", "会計年度任用職員の回数制限を撤廃すべきです。"), ("議長（鈴木太郎君）", "chair", "市長。"),
+             ("市長（山中竹春君）", "executive", "お答えします。"), ("議長（鈴木太郎君）", "chair", "教育長。"),
+             ("教育長（下田康晴君）", "executive", "お答えします。"), ("議長（鈴木太郎君）", "chair", "大久保副市長。"),
+             ("副市長（大久保智子君）", "executive", "上限回数の撤廃は行わないと判断いたしました。")]
+    hits = [Hit(f"m:{i}", Turn("m", i, sp, text, [(0, len(text))], kind=SpeakerKind(kind)), meeting, 0.0)
+            for i, (sp, kind, text) in enumerate(roles, 1)]
+
+    def neighbours(key):
+        i = int(key.split(":")[1])
+        return [h for h in hits if i - 3 <= h.turn.order <= i + 1 and h.turn.order != i]
+    cs = [c for c in question_constraints("井上さくら議員が撤廃を求めたのに対し、横浜市はどう判断したか") if c.kind == "person"]
+    assert cs and unmet(cs, hits[-1], neighbours) == []

@@ -19,7 +19,7 @@ from rag.english import place_stem, places_named
 from rag.language import is_english, proper_nouns
 from rag.parsing.metadata import find_body
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
-from rag.records import Hit
+from rag.records import Hit, SpeakerKind
 from rag.indexing.tokens import analyse, normalise
 
 _ORDINAL = re.compile(r"第([0-9０-９一二三四五六七八九十]+)回")
@@ -147,8 +147,35 @@ def unmet(constraints: list[Constraint], hit: Hit,
     if missing and neighbours is not None:
         around = "\n".join(_evidence(h) for h in neighbours(hit.turn_key))
         missing = [c for c in missing if not _meets(c, around, hit)]
+    if any(c.kind in ("person", "place") for c in missing) and neighbours is not None \
+            and hit.turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT):
+        asked = _question_answered(hit, neighbours)
+        if asked is not None:
+            text = _evidence(asked)
+            missing = [c for c in missing if c.kind not in ("person", "place") or not _meets(c, text, hit)]
     # what cannot be checked, because the minutes do not state the field, never refuses an answer on its own
     return [c for c in missing if not _uncheckable(c, hit)]
+
+
+REPLY_REACH = 12  # turns back from a reply to the member's question it answers (other replies and chair calls between)
+
+
+def _question_answered(hit: Hit, neighbours: Callable[[str], list[Hit]]) -> Hit | None:
+    """The member's turn a reply answers: the nearest member turn before it in the meeting (in a plenary the mayor,
+    the superintendent and a deputy mayor answer one member's question in turn, the chair calling each)."""
+    key, seen = hit.turn_key, {hit.turn_key}
+    while True:
+        before = sorted((h for h in neighbours(key) if h.turn.order < hit.turn.order and h.turn_key not in seen),
+                        key=lambda h: -h.turn.order)
+        if not before:
+            return None
+        for h in before:
+            seen.add(h.turn_key)
+            if h.turn.kind is SpeakerKind.MEMBER:
+                return h
+            if hit.turn.order - h.turn.order >= REPLY_REACH:
+                return None
+        key = before[-1].turn_key
 
 
 def _uncheckable(c: Constraint, hit: Hit) -> bool:

@@ -56,7 +56,7 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
      re.compile(_NUM + _FIG + r"(?:[%％割]|パーセント)")),
     (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
-    (re.compile(r"何回|回数", re.I), re.compile(_NUM + r"+回")),
+    (re.compile(r"何回|回数(?:は|を)?(?:[?？]|$)", re.I), re.compile(_NUM + r"+回")),  # not 「回数制限の撤廃」
     (re.compile(r"何日間|日数|how many days", re.I), re.compile(_NUM + r"+日間?")),
     (re.compile(r"何時|what time", re.I), re.compile(_NUM + r"+時")),
     # (時期 and 期限 as what is asked: 「その時期は？」, not a topic: 「試行を外す時期についてどう主張したか」)
@@ -92,12 +92,16 @@ _SPEAKER_TITLE = re.compile(r"(副委員長|委員長|委員|議員|議長|教�
 _NAME_BOUNDARY = re.compile(r"[のはでがにをと、。「」（）()\s　0-9０-９]")
 
 
+_ASKER = re.compile(r"のに対し|に対して|を受け|と問われ|の質問に")
+
+
 def speakers_named(question: str) -> list[str]:
     """The persons (the words before their title) the question says spoke: 大西委員は…述べた -> 大西."""
     out = []
     for m in _SPEAKER_TITLE.finditer(question):
         name = _NAME_BOUNDARY.split(question[:m.start()])[-1]
-        if len(name) >= 2:
+        clause = re.split(r"[、。？]", question[m.end():])[0]
+        if len(name) >= 2 and not _ASKER.search(clause):  # 「井上議員が…と求めたのに対し、横浜市は…」: the one asking
             out.append(name)
     return out
 
