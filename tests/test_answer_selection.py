@@ -144,3 +144,16 @@ def test_a_reply_meets_the_person_of_the_members_question_it_answers_several_tur
         return [h for h in hits if i - 3 <= h.turn.order <= i + 1 and h.turn.order != i]
     cs = [c for c in question_constraints("井上さくら議員が撤廃を求めたのに対し、横浜市はどう判断したか") if c.kind == "person"]
     assert cs and unmet(cs, hits[-1], neighbours) == []
+
+
+def test_a_phrase_before_a_title_is_no_name():
+    from rag.language import persons_named
+    assert persons_named("つきましては、私年長の意味をもつて、暫くの間小委員長の席をしめさせていただきます。") == []
+    assert persons_named("皆さんの御推薦によつて、栗山良夫君を小委員長に御推薦したいと思いますが") == ["栗山良夫君"]
+    assert persons_named("３番　稲葉かずひろ議員") == ["稲葉かずひろ議員"]
+
+
+def test_what_was_decided_is_the_chairs_declaration_not_the_proposal():
+    text = "議案熟考のため、２月20日から22日まで、24日、27日及び28日の６日間を休会いたしたいと思います。\nよって、６日間休会することに決しました。"
+    a = _answer("議案熟考のため何日間休会することを決めたか", text, close=-1)  # both as close to the question
+    assert any("決しました" in c.quote for c in a.citations)

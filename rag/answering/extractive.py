@@ -115,6 +115,7 @@ def _label(hit: Hit) -> str:
 _NEXT_SITTING = re.compile(r"次の(?:本会議|会議|委員会)|next (?:plenary|sitting|meeting)", re.I)
 # 「…理由をどう説明したか」「…山中市長はどう答えたか」: what the reply said (a member's question repeats its words)
 _ASKS_REPLY = re.compile(r"(?:答え|答弁し|回答し|説明し|判断し)(?:た|ている)(?:と答えた)?(?:の)?か[。？?]?$")
+_DECIDED = re.compile(r"決め|決まっ|決定し|決した|決まり")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
 
@@ -258,6 +259,8 @@ class ExtractiveAnswerer:
             cos = (cos + np.vstack(vecs) @ self.embed_query(focus)) / 2
         procedure = asks_procedure(question) or bool(_NEXT_SITTING.search(question))
         outcome = procedure and asks_outcome(question)
+        # 「何日間休会することを決めたか」: what was decided is declared (「…に決しました」), not proposed (「…いたしたいと思います」)
+        decided = procedure and bool(_DECIDED.search(question))
         units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
         per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
@@ -293,6 +296,7 @@ class ExtractiveAnswerer:
                 - (0.03 if c.hit.turn.procedural and not procedure else 0.0)
                 - (W_UNIT if asks_reply and c.hit.turn.kind is SpeakerKind.MEMBER else 0.0)
                 + (W_UNIT if procedure and declares_decision(text) else 0.0)
+                + (W_UNIT if decided and c.hit.turn.kind is SpeakerKind.CHAIR and declares_decision(text) else 0.0)
                 + (W_OUTCOME if outcome and c.hit.turn.kind is SpeakerKind.CHAIR and declares_outcome(text) else 0.0)
             )
         cands.sort(key=lambda c: -c.score)
