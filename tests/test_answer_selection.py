@@ -122,10 +122,14 @@ def test_a_sentence_cut_before_its_end_is_quoted_with_its_rest():
     assert "３億７，５００万円" in a.citations[0].quote
 
 
+def _ask(word):
+    return next(asks for asks, _ in _ASKS_FOR if asks.search(word))
+
+
 def test_the_one_asking_is_not_the_one_whose_answer_is_asked_for():
     assert speakers_named("井上さくら議員が回数制限を撤廃すべきだと求めたのに対し、横浜市はどう判断したと答えたか") == []
-    assert not _ASKS_FOR[4][0].search("再度任用の回数制限を撤廃すべきだと求めたのに対し、横浜市はどう判断したか")
-    assert _ASKS_FOR[4][0].search("会議の開催回数は？")
+    assert not _ask("何回").search("再度任用の回数制限を撤廃すべきだと求めたのに対し、横浜市はどう判断したか")
+    assert _ask("何回").search("会議の開催回数は？")
 
 
 def test_a_reply_meets_the_person_of_the_members_question_it_answers_several_turns_back():
@@ -157,3 +161,13 @@ def test_what_was_decided_is_the_chairs_declaration_not_the_proposal():
     text = "議案熟考のため、２月20日から22日まで、24日、27日及び28日の６日間を休会いたしたいと思います。\nよって、６日間休会することに決しました。"
     a = _answer("議案熟考のため何日間休会することを決めたか", text, close=-1)  # both as close to the question
     assert any("決しました" in c.quote for c in a.citations)
+
+
+def test_by_how_much_asks_for_a_figure_in_any_unit_and_where_for_a_venue():
+    import re
+    unit = next(u for a, u in _ASKS_FOR if a.search("by how much did guests grow"))
+    assert unit.search("外国人宿泊者数は五年間で何と六倍になっております")
+    assert not next(a for a, u in _ASKS_FOR if u.pattern.endswith("円")).search("by how much did guests grow")
+    venue = next(u for a, u in _ASKS_FOR if a.search("河川大会はどこで開かれたか"))
+    assert venue.search("本年の河川大会の会場は調布市グリーンホールでございます。")
+    assert not any(a.search("留保している国としてどこを挙げたか") and re.search("会場", u.pattern) for a, u in _ASKS_FOR)

@@ -49,13 +49,19 @@ _FIG = r"[0-9０-９一二三四五六七八九十百千万億兆〇,，.]*"  # 
 _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     # an amount is asked for by いくら or by a cost word with a question on it (その費用は？, 経費はどれだけ), not by
     # a cost word inside a name (在日米軍駐留経費の特別協定, 予算審査特別委員会, 補正予算案)
-    (re.compile(r"いくら|何円|how much|\bcost|(?:費用|経費|予算額?|事業費|総額|金額)(?:は|が|を)?(?:いくら|どれ|どの|何|[?？]|$)",
+    (re.compile(r"いくら|何円|(?<!by )how much|\bcost|(?:費用|経費|予算額?|事業費|総額|金額)(?:は|が|を)?(?:いくら|どれ|どの|何|[?？]|$)",
                 re.I), re.compile(_NUM + _FIG + r"円")),
     (re.compile(r"何人|何名|人数|登録者数|参加者数|how many (people|staff|users|members)", re.I),
      re.compile(_NUM + _FIG + r"[人名]")),
     (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
      re.compile(_NUM + _FIG + r"(?:[%％割]|パーセント)")),
     (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
+    # by how much something grew: a figure in any unit (六倍, 15%, 2万人)
+    (re.compile(r"by how much|how many times", re.I),
+     re.compile(_NUM + _FIG + r"(?:倍|割|[%％]|パーセント|円|人|名|件|回|ポイント|万|億)")),
+    # where a meeting or event was held: the venue
+    (re.compile(r"どこで(?:開|行|実施|催)|where (?:was|is|will)\b.*\b(?:held|take place)", re.I),
+     re.compile(r"会場|場所|[一-龥ァ-ヶー]{2,}(?:ホール|会館|センター|庁舎|議場|会議室|公園|体育館)")),
     (re.compile(r"何回|回数(?:は|を)?(?:[?？]|$)", re.I), re.compile(_NUM + r"+回")),  # not 「回数制限の撤廃」
     (re.compile(r"何日間|日数|how many days", re.I), re.compile(_NUM + r"+日間?")),
     (re.compile(r"何時|what time", re.I), re.compile(_NUM + r"+時")),
