@@ -171,3 +171,9 @@ def test_by_how_much_asks_for_a_figure_in_any_unit_and_where_for_a_venue():
     venue = next(u for a, u in _ASKS_FOR if a.search("河川大会はどこで開かれたか"))
     assert venue.search("本年の河川大会の会場は調布市グリーンホールでございます。")
     assert not any(a.search("留保している国としてどこを挙げたか") and re.search("会場", u.pattern) for a, u in _ASKS_FOR)
+
+
+def test_a_word_ending_in_su_asks_for_a_count():
+    asks = next(a for a, u in _ASKS_FOR if a.search("警察官採用数と男女の内訳は"))
+    assert asks.search("出席議員数は？")
+    assert not asks.search("過半数は得られたか") and not asks.search("複数の案を検討したか")

@@ -56,6 +56,9 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"何[%％]|何割|割合|率は|what (percentage|share)|percent", re.I),
      re.compile(_NUM + _FIG + r"(?:[%％割]|パーセント)")),
     (re.compile(r"何件|件数", re.I), re.compile(_NUM + r"+件")),
+    # 「採用数と男女の内訳は」: a count (not 過半数, 複数, 多数; 件数, 人数… have their own units; a 内訳 may be of money)
+    (re.compile(r"(?<![過半複多少無件人回日])(?<=[一-龥])数(?:は|と|を|が|[?？]|$)"),
+     re.compile(_NUM + _FIG + r"(?:人|名|件|回|校|台|基|棟|戸|社|団体|世帯|か所|箇所|本|頭|店舗|施設)")),
     # by how much something grew: a figure in any unit (六倍, 15%, 2万人)
     (re.compile(r"by how much|how many times", re.I),
      re.compile(_NUM + _FIG + r"(?:倍|割|[%％]|パーセント|円|人|名|件|回|ポイント|万|億)")),
