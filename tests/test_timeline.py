@@ -156,6 +156,17 @@ def test_exchange_partners_are_the_question_and_its_replies():
     assert _turn_within(Filters(kind="executive"), turn(3)) and not _turn_within(Filters(kind="executive"), turn(1))
 
 
+def test_sentences_that_guide_the_reading_of_a_bill_are_not_key_sentences():
+    from rag.timeline.core import _NAVIGATION
+
+    for s in ("議案書の２３ページをお開き願います。", "それでは、議案書の２ページをお開きいただきたいと存じます。",
+              "事務局長に議案の朗読をいたさせます。"):
+        assert _NAVIGATION.search(s), s
+    for s in ("個人情報を含む議案書のインターネット公開に関してご協議していただき、基準案を作成しました。",
+              "証明書交付が可能な郵便局については、本市のホームページで周知している。"):
+        assert not _NAVIGATION.search(s), s
+
+
 def test_notice_items():
     from rag.timeline.similar import notice_items
 

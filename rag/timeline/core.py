@@ -20,6 +20,7 @@ and a logistic model over all of these.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -50,6 +51,10 @@ FOLD_COSINE = 0.95  # best quotes this close are compared as texts for near-dupl
 FOLD_JACCARD = 0.7  # share of character bigrams two turns must share to be folded into one entry
 ANSWERING = (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT)
 ASKING_KINDS = (SpeakerKind.MEMBER, SpeakerKind.UNKNOWN, SpeakerKind.CHAIR)
+# a sentence that only guides the reading of a bill (「議案書の４ページをお開き願います」「議案の朗読をいたさせます」)
+# names the documents, not what they are about: it is never a turn's key sentence, and so never its relevance
+_NAVIGATION = re.compile(r"お開き(?:願|くだ|いただ|を)|朗読")
+NAVIGATION_PENALTY = 0.2
 
 
 @dataclass
@@ -225,6 +230,9 @@ class Searcher:
             x.score += per_rank * rank[x.hit.turn_key]
             by_key[x.hit.turn_key].sentences.append(x)
         for c in with_text:
+            for x in c.sentences:
+                if _NAVIGATION.search(c.turn.text[x.start:x.end]):
+                    x.score -= NAVIGATION_PENALTY
             c.sentences.sort(key=lambda x: -x.score)
 
 
