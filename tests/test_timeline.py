@@ -156,6 +156,25 @@ def test_exchange_partners_are_the_question_and_its_replies():
     assert _turn_within(Filters(kind="executive"), turn(3)) and not _turn_within(Filters(kind="executive"), turn(1))
 
 
+def test_entries_at_a_cut_include_the_exchange_partners_the_timeline_would_list():
+    from rag.records import Meeting, SpeakerKind, Turn
+    from rag.timeline.core import EXCHANGE_FLOOR, EXCHANGE_FROM, Entry, entries_at
+
+    m = Meeting(id="m", doc="d.txt", source="d.txt", body="テスト市議会", name="総務委員会", date="2024-01-01")
+
+    def entry(order: int, relevance: float, partner_of: list[str] = ()) -> Entry:
+        t = Turn(meeting_id="m", order=order, speaker="x", text="…", pieces=[(0, 1)], kind=SpeakerKind.MEMBER)
+        return Entry(f"m:{order}", t, m, relevance, [(0, 1)], partner_of=list(partner_of))
+
+    strong, weak = entry(1, EXCHANGE_FROM + 0.01), entry(5, 0.93)
+    partner = entry(2, EXCHANGE_FLOOR + 0.01, ["m:1"])  # below any cut, in the exchange of a clear entry
+    faint = entry(3, EXCHANGE_FLOOR - 0.01, ["m:1"])  # in it too, but under the partners' floor
+    entries = [strong, partner, faint, weak]
+    assert [e.key for e in entries_at(entries, 0.9)] == ["m:1", "m:2", "m:5"]
+    assert [e.key for e in entries_at(entries, 0.95)] == ["m:1", "m:2"]
+    assert entries_at(entries, EXCHANGE_FROM + 0.02) == []  # the clear entry is cut: its partner goes with it
+
+
 def test_sentences_that_guide_the_reading_of_a_bill_are_not_key_sentences():
     from rag.timeline.core import _NAVIGATION
 

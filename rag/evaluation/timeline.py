@@ -146,6 +146,7 @@ def evaluate_set(items: list[dict[str, Any]], settings: Settings, explicit_index
                  log: Callable[[str], None] = _log) -> dict[str, Any]:
     from rag.records import Filters
     from rag.timeline import RELEVANCE_CUT, build_timeline
+    from rag.timeline.core import entries_at
 
     cut = RELEVANCE_CUT if cut is None else cut
     labels = load_labels() if labels is None else labels
@@ -175,7 +176,7 @@ def evaluate_set(items: list[dict[str, Any]], settings: Settings, explicit_index
         results.append(r)
         low = build_timeline(pipe, item["topic"], filters, cut=SWEEP[0], changes=False, similar=False)
         for c in SWEEP:
-            s = score_topic(item, [e for e in low.entries if e.relevance >= c])
+            s = score_topic(item, entries_at(low.entries, c))
             row = sweep_rows[c]
             row[0] += s["gold"]
             row[1] += s["found"]

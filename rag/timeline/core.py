@@ -90,6 +90,7 @@ class Entry:
     id: str = ""  # e1, e2 … in timeline order
     changes: list[str] = field(default_factory=list)  # ids of the changes this entry takes part in
     via: str | None = None  # kept as the exchange partner of this entry's turn (follow_exchanges), not by the cut
+    partner_of: list[str] = field(default_factory=list)  # clear entries whose exchange this turn is in (entries_at)
 
     @property
     def hit(self) -> Hit:
@@ -424,12 +425,12 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
                 rows[found[k][0].order] = (k, *found[k])
         rows_of[key] = rows
     partners: dict[str, tuple[str, Turn, Meeting]] = {}
-    via: dict[str, str] = {}
+    via: dict[str, list[str]] = {}
     for c in strong:
         for r in _exchange_partners(c.turn, rows_of[c.key]):
-            if r[0] not in have and r[0] not in partners and _turn_within(filters, r[1]):
-                partners[r[0]] = r
-                via[r[0]] = c.key
+            if r[0] != c.key and _turn_within(filters, r[1]):
+                partners.setdefault(r[0], r)
+                via.setdefault(r[0], []).append(c.key)
     fresh = [Candidate(k, t, m) for k, (_, t, m) in partners.items() if k not in by_key]
     if fresh:
         stored = store.sentences([c.key for c in fresh])
@@ -441,17 +442,39 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
     return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
 
 
+def entries_at(entries: list[Entry], cut: float) -> list[Entry]:
+    """The entries a timeline built at a lower cut would list at `cut`: those at or above it, and the exchange
+    partners (at or above EXCHANGE_FLOOR) of the entries still at or above max(cut, EXCHANGE_FROM). The evaluation's
+    cut sweep replays cuts this way from one timeline (folding is left as it was at the lower cut)."""
+    rel: dict[str, float] = {}
+    for e in entries:
+        rel[e.key] = e.relevance
+        for k, _, _ in e.folded:
+            rel.setdefault(k, e.relevance)
+    strong = max(cut, EXCHANGE_FROM)
+    out = []
+    for e in entries:
+        if e.relevance >= cut and not (e.turn.procedural and e.relevance < cut + 0.05):
+            out.append(e)
+        elif e.relevance >= EXCHANGE_FLOOR and not e.turn.procedural \
+                and any(rel.get(k, 0.0) >= strong for k in e.partner_of):
+            out.append(e)
+    return out
+
+
 def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: float, depth: int,
                   query_vector: np.ndarray | None, timings: dict[str, float], exchanges: bool = True
                   ) -> tuple[list[Entry], list[Candidate], np.ndarray, TopicTerms]:
     cands, qvec, terms = searcher.candidates(topic, filters, depth, query_vector, timings)
     t0 = time.perf_counter()
     kept = [c for c in cands if c.relevance >= cut and not (c.turn.procedural and c.relevance < cut + 0.05)]
-    via: dict[str, str] = {}
+    via: dict[str, list[str]] = {}
     if exchanges:
-        for c, source in follow_exchanges(searcher, topic, filters, kept, cands, qvec, terms):
-            kept.append(c)
-            via[c.key] = source
+        have = {c.key for c in kept}
+        for c, sources in follow_exchanges(searcher, topic, filters, kept, cands, qvec, terms):
+            via[c.key] = sources
+            if c.key not in have:
+                kept.append(c)
     entries = []
     for c in kept:
         quotes = key_quotes(c)
@@ -460,7 +483,8 @@ def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: 
                              {"sentence": round(c.best, 4), "cover": round(c.cover, 3),
                               "dense": round(c.dense, 4) if c.dense is not None else None,
                               "keyword": round(c.keyword, 3) if c.keyword is not None else None},
-                             via=via.get(c.key)))
+                             via=via[c.key][0] if c.key in via and c.relevance < cut else None,
+                             partner_of=via.get(c.key, [])))
     entries = fold_duplicates(entries)
     timings["select"] = (time.perf_counter() - t0) * 1000
     t1 = time.perf_counter()
