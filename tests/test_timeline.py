@@ -137,6 +137,16 @@ def test_coverage_weighs_words_by_their_rarity_among_candidates():
     assert t.coverage("データの活用") == 0.5  # unweighted: each word counts the same
 
 
+def test_topic_words_weigh_by_their_rarity_across_the_index():
+    from rag.timeline.terms import topic_terms
+
+    t = topic_terms("長崎市はシステム標準化の経費についてどう答えてきたか")
+    # in 長崎市's minutes 長崎市 is everywhere: it weighs little, unlike システム標準化 (no longer raised to the top)
+    w = t.index_weights({"長崎市": 900, "長崎": 950, "システム標準化": 12, "システム": 300, "標準": 40, "経費": 60}, 1000)
+    assert w["システム標準化"] > w["標準"] > w["システム"] > w["長崎市"] > 0
+    assert t.coverage("システム標準化の経費は国が負担", w) > 0.7 > 0.2 > t.coverage("長崎市のシステム", w)
+
+
 def test_exchange_partners_are_the_question_and_its_replies():
     from rag.records import Filters, Meeting, SpeakerKind, Turn
     from rag.timeline.core import _exchange_partners, _turn_within

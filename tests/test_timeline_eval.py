@@ -21,10 +21,11 @@ pytestmark = pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", re
 
 # measured (eval/timeline/README.md), floors a little below
 FLOORS = {
-    # recall 0.837, precision 0.812, macro recall 0.875 (weighted topic words, exchanges followed, cut 0.905)
-    "sample": {"recall": 0.82, "precision": 0.79, "recall_macro": 0.86},
-    # the 69-document corpus with the gold extended to it: recall 0.816, precision 0.879, macro 0.872
-    "dev": {"recall": 0.79, "precision": 0.85, "recall_macro": 0.85},
+    # recall 0.837, precision 0.837, macro recall 0.875 (topic words weighted by their rarity across the index,
+    # exchanges followed, bill-reading sentences never key sentences, cut 0.905)
+    "sample": {"recall": 0.82, "precision": 0.81, "recall_macro": 0.86},
+    # the 69-document corpus with the gold extended to it: recall 0.816, precision 0.894, macro 0.872
+    "dev": {"recall": 0.79, "precision": 0.87, "recall_macro": 0.85},
 }
 
 

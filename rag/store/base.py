@@ -73,6 +73,10 @@ class Store(Protocol):
                        filters: Filters | None = None) -> list[tuple[ChunkRef, float]]:
         """Top-k chunks by BM25 over their keyword tokens, only among chunks the filters allow."""
 
+    def keyword_df(self, tokens: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks of the whole index hold each keyword token (0 for one it does not know), and how many
+        chunks it has: a word's rarity across the index (the timeline weighs topic words by it)."""
+
     def chunk_vectors(self, keys: Sequence[str]) -> np.ndarray: ...
 
     def turns(self, keys: Sequence[str]) -> dict[str, tuple[Turn, Meeting]]: ...

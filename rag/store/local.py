@@ -115,6 +115,15 @@ class LocalStore:
             return []
         return self._refs(self.keyword.search(list(tokens), k, allowed))
 
+    def keyword_df(self, tokens: Sequence[str]) -> tuple[dict[str, int], int]:
+        kw = self.keyword
+        vocab, indptr = kw.vocab, kw.indptr
+        out = {}
+        for t in tokens:
+            i = vocab.get(t)
+            out[t] = int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+        return out, int(len(kw.chunk_ids))
+
     # ------------------------------------------------------------ records
     def chunk_vectors(self, keys: Sequence[str]) -> np.ndarray:
         ids = self.catalog.chunk_ids_of(list(keys))

@@ -458,6 +458,13 @@ class MilvusStore:
         return {int(r["tid"]): float(np.float32(counts[r["term"]] * idf(int(r["df"]), self.n_chunks)))
                 for r in rows if int(r["df"]) > 0}
 
+    def keyword_df(self, tokens: Sequence[str]) -> tuple[dict[str, int], int]:
+        keys = {t: _term_key(t) for t in tokens}
+        rows = _query_in(self.client, self.names["terms"], "term", sorted(set(keys.values())), self.visible,
+                         ["term", "df"]) if keys else []
+        df = {r["term"]: int(r["df"]) for r in rows}
+        return {t: df.get(k, 0) for t, k in keys.items()}, int(self.n_chunks)
+
     def search_keyword(self, tokens: Sequence[str], k: int,
                        filters: Filters | None = None) -> list[tuple[ChunkRef, float]]:
         weights = self.query_weights(tokens)

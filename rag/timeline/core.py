@@ -44,7 +44,7 @@ MAX_QUOTES = 2  # key sentences quoted per turn
 QUOTE_NEAR = 0.03  # a further key sentence must score within this of the turn's best one
 QUESTION_LOOKBACK = 8  # turns searched back for the member's question a reply answers
 NEIGHBOURS = 2  # turns listed either side of an entry
-EXCHANGE_FROM = 0.96  # an entry this relevant brings in its exchange partners (the question it answers, its replies)
+EXCHANGE_FROM = 0.955  # an entry this relevant brings in its exchange partners (the question it answers, its replies)
 EXCHANGE_FLOOR = 0.80  # … when they are at least this relevant themselves (measured on eval/timeline/, like the cut)
 EXCHANGE_REACH = 4  # turns looked at either side for a partner
 FOLD_COSINE = 0.95  # best quotes this close are compared as texts for near-duplicates
@@ -177,7 +177,7 @@ class Searcher:
         timings["load"] = (t3 - t2) * 1000
         terms = topic_terms(topic)
         norm = {key: normalise(turn.text) for key, (turn, _) in found.items()}
-        weights = terms.pool_weights(list(norm.values()), normalised=True)
+        weights = index_weights(self.store, terms) or terms.pool_weights(list(norm.values()), normalised=True)
         self.weights = weights
         cands = []
         for key, (turn, meeting) in found.items():
@@ -235,6 +235,21 @@ class Searcher:
                 if _NAVIGATION.search(c.turn.text[x.start:x.end]):
                     x.score -= NAVIGATION_PENALTY
             c.sentences.sort(key=lambda x: -x.score)
+
+
+def index_weights(store, terms: TopicTerms) -> dict[str, float] | None:
+    """The topic words' weights by their rarity across the whole index (store.keyword_df: each word's rarest keyword
+    token, as the index tokenises it); None for a store that cannot say or an empty index (the candidates' own
+    counts are used then: TopicTerms.pool_weights)."""
+    ask = getattr(store, "keyword_df", None)
+    if ask is None or not terms.units:
+        return None
+    how = store.manifest.tokenizer
+    tokens = {u: tokenize(u, how) for u in terms.units}
+    df, n = ask(sorted({t for ts in tokens.values() for t in ts}))
+    if not n:
+        return None
+    return terms.index_weights({u: min((df.get(t, 0) for t in ts), default=0) for u, ts in tokens.items()}, n)
 
 
 def key_quotes(c: Candidate) -> list[tuple[int, int]]:

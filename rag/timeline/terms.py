@@ -63,6 +63,13 @@ class TopicTerms:
                 num += w.get(p, 1.0) if p in t else 0.0
         return num / den if den > 0 else 0.0
 
+    def index_weights(self, df: dict[str, int], n: int) -> dict[str, float]:
+        """Each topic word's weight from how many of the index's `n` chunks hold it (`df`, per word: for a word the
+        keyword analyser splits, its rarest token's count, an upper bound): ln((n + 1) / (df + 0.5)). Across the
+        whole index, a compound is rarer than its parts and weighs more on its own; a common word (活用, システム,
+        長崎市 in 長崎市's minutes) weighs little."""
+        return {u: math.log((n + 1) / (df.get(u, 0) + 0.5)) for u in self.units}
+
     def pool_weights(self, texts: list[str], normalised: bool = False) -> dict[str, float]:
         """Each topic word's weight from how many of `texts` (the topic's candidate turns) hold it: ln((N + 1) /
         (df + 0.5)). A word most candidates share (活用 in 「RPAの活用」, システム in 「システム標準化」 over minutes
