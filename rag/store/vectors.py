@@ -38,6 +38,7 @@ class VectorIndex:
     def __init__(self, index):
         self.index = index
         self._max_id: int | None = None
+        self._bitmaps: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # (allowed, max id, bitmap, count)
 
     @property
     def size(self) -> int:
@@ -164,17 +165,13 @@ class VectorIndex:
         probes = nprobe or self.nprobe
         sel = bits = None
         if allowed is not None:
-            allowed = np.asarray(allowed, dtype=np.int64)
             top = self.max_id()
-            allowed = allowed[allowed <= top]
-            if not len(allowed):
+            bits, count = self._bitmap(allowed, top)
+            if not count:
                 return []
-            mask = np.zeros(top + 1, dtype=bool)
-            mask[allowed] = True
-            bits = np.packbits(mask, bitorder="little")
-            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+            sel = faiss.IDSelectorBitmap(top + 1, faiss.swig_ptr(bits))
             if ivf:
-                share = len(allowed) / self.size
+                share = count / self.size
                 probes = min(self.index.nlist, math.ceil(probes / math.sqrt(max(share, 1e-12))))
         if ivf:
             params = faiss.SearchParametersIVF(sel=sel, nprobe=min(probes, self.index.nlist)) if sel is not None \
@@ -185,6 +182,22 @@ class VectorIndex:
         scores, ids = self.index.search(q, min(k, self.size), params=params)
         del bits  # the selector points into it until the search is done
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _bitmap(self, allowed: list[int] | np.ndarray, top: int) -> tuple[np.ndarray, int]:
+        """The allowed ids (up to `top`) as the bitmap FAISS's selector reads, and how many there are. The last
+        few arrays are remembered by identity: a store hands the same (never modified) array for the same filter,
+        and a question searches twice with it (at 1M turns a bitmap costs ~3 ms)."""
+        for arr, at_top, bits, count in self._bitmaps:
+            if arr is allowed and at_top == top:
+                return bits, count
+        ids = np.asarray(allowed, dtype=np.int64)
+        ids = ids[ids <= top]
+        mask = np.zeros(top + 1, dtype=bool)
+        mask[ids] = True
+        bits = np.packbits(mask, bitorder="little")
+        if isinstance(allowed, np.ndarray):
+            self._bitmaps = [(allowed, top, bits, len(ids))] + self._bitmaps[:3]
+        return bits, len(ids)
 
     def save(self, path: Path) -> None:
         import faiss
