@@ -198,6 +198,8 @@ class KeywordIndex:
                 return []
         top, vals = _top_k(toks, self.indptr, self.positions, self._weights(), len(self.chunk_ids),
                            np.zeros(0, np.int64) if allowed is None else allowed, allowed is not None, k)
+        order = np.lexsort((top, -vals))  # best first, equal scores by position (= by chunk id)
+        top, vals = top[order], vals[order]
         return [(int(self.chunk_ids[p]), float(v)) for p, v in zip(top, vals)]
 
 
@@ -241,7 +243,7 @@ def _positions_of(chunk_ids, ids):
 @numba.njit(cache=True, nogil=True)
 def _top_k(terms, indptr, positions, weights, n, allowed, filtered, k):
     """BM25 scores summed term by term in float32, in query order (duplicates counted again, as bm25s does: the
-    same sums bit for bit), then the k best positions with a score, among `allowed` positions when filtered.
+    same sums bit for bit), then the k best positions with a score (unordered), among `allowed` ones if filtered.
     ~2.5 ns per posting against ~14 for the numpy scatter-add it replaces (1M turns: ~7M postings a query)."""
     scores = np.zeros(n, np.float32)
     for t in terms:
@@ -273,22 +275,12 @@ def _top_k(terms, indptr, positions, weights, n, allowed, filtered, k):
                 c = 2 * i + 1
                 if c >= size:
                     break
-                if c + 1 < size and (heap_s[c + 1] < heap_s[c] or (heap_s[c + 1] == heap_s[c] and heap_p[c + 1] > heap_p[c])):
+                if c + 1 < size and (heap_s[c + 1] < heap_s[c]
+                                     or (heap_s[c + 1] == heap_s[c] and heap_p[c + 1] > heap_p[c])):
                     c += 1
                 if v < heap_s[c] or (v == heap_s[c] and p > heap_p[c]):
                     break
                 heap_s[i], heap_p[i] = heap_s[c], heap_p[c]
                 i = c
             heap_s[i], heap_p[i] = v, p
-    order = np.argsort(-heap_s[:size], kind="mergesort")
-    ps, vs = heap_p[:size][order], heap_s[:size][order]
-    # equal scores: by position (mergesort keeps the heap's order, which is arbitrary among ties)
-    i = 0
-    while i < size:
-        j = i + 1
-        while j < size and vs[j] == vs[i]:
-            j += 1
-        if j - i > 1:
-            ps[i:j] = np.sort(ps[i:j])
-        i = j
-    return ps, vs
+    return heap_p[:size], heap_s[:size]
