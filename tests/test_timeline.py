@@ -147,6 +147,36 @@ def test_topic_words_weigh_by_their_rarity_across_the_index():
     assert t.coverage("システム標準化の経費は国が負担", w) > 0.7 > 0.2 > t.coverage("長崎市のシステム", w)
 
 
+def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lower():
+    from rag.indexing.tokens import normalise
+    from rag.timeline.core import GENERIC_PENALTY, PASSING_LENGTH, PASSING_PENALTY, common_floor, word_penalty
+    from rag.timeline.terms import topic_terms
+
+    t = topic_terms("手数料条例の改正")
+    n = 10000
+    # 改正 and 条例 are in every bill's title (here 20% and 25% of the chunks); 手数料 and the compound are rare
+    w = t.index_weights({"手数料条例": 30, "手数": 60, "改正": 2000, "条例": 2500}, n)
+    floor = common_floor(n)
+    assert w["改正"] < floor < w["手数"] < w["手数料条例"]
+    assert common_floor(1000) < common_floor(10 ** 6)  # a share of the index, not a count
+
+    def pen(text: str) -> float:
+        return word_penalty(t, normalise(text), w, floor, len(text))
+
+    assert t.mentions(normalise("村税条例の一部を改正する条例"), w, floor, normalised=True) == (True, 0)
+    assert t.mentions(normalise("手数料条例の一部を改正する。手数料を定める。"), w, floor, normalised=True) == (True, 2)
+    assert GENERIC_PENALTY > 0 and PASSING_PENALTY > 0
+    assert pen("議案第12号 村立学校に関する条例の一部を改正する条例案を議題とします。") == GENERIC_PENALTY
+    assert pen("月形町手数料条例の一部を改正する条例の制定についてご説明申し上げます。") == 0.0
+    assert pen("質疑はありませんか。") == 0.0  # no topic word at all: judged by its sentences (an exchange's follow-up)
+    speech = "区政運営の基本的な考え方を申し上げます。" * (PASSING_LENGTH // 20 + 1)
+    assert len(speech) > PASSING_LENGTH
+    assert pen(speech + "税証明手数料などへ順次拡大します。") == PASSING_PENALTY  # named once in a long speech
+    assert pen(speech + "手数料条例を改正します。手数料の額を改めます。") == 0.0  # named twice: not in passing
+    assert pen("手数料の額を改めます。") == 0.0  # once, but in a short turn
+    assert word_penalty(t, normalise("村税条例の一部を改正する条例"), w, None, 20) == 0.0  # no index-wide weights
+
+
 def test_exchange_partners_are_the_question_and_its_replies():
     from rag.records import Filters, Meeting, SpeakerKind, Turn
     from rag.timeline.core import _exchange_partners, _turn_within

@@ -9,7 +9,8 @@ rather than by a top-k.
 Relevance of a turn = its best sentence's score against the topic (the extractive answerer's own sentence scoring:
 embedding similarity + the topic's character bigrams found + what the topic asks for) + W_COVER × the share of the
 topic's words found in the turn (rag.timeline.terms; each word weighted by its rarity among the topic's candidates,
-so that 活用 in 「RPAの活用」 counts for little) + W_KEYWORD × its BM25 score over the topic's best. A turn is kept when
+so that 活用 in 「RPAの活用」 counts for little) + W_KEYWORD × its BM25 score over the topic's best, less a penalty
+for a turn that holds only the topic's common words or names it once in a long speech (word_penalty). A turn is kept when
 its relevance reaches RELEVANCE_CUT (BROAD_CUT for a broader, less precise list); an entry at or above EXCHANGE_FROM
 also brings in the other side of its exchange (the member's question it answers, the officials' replies to it) when
 that reaches EXCHANGE_FLOOR: follow-ups rarely name the topic (follow_exchanges). Tried and measured without gain
@@ -20,6 +21,7 @@ and a logistic model over all of these.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -55,6 +57,16 @@ ASKING_KINDS = (SpeakerKind.MEMBER, SpeakerKind.UNKNOWN, SpeakerKind.CHAIR)
 # names the documents, not what they are about: it is never a turn's key sentence, and so never its relevance
 _NAVIGATION = re.compile(r"お開き(?:願|くだ|いただ|を)|朗読")
 NAVIGATION_PENALTY = 0.2
+# a turn that holds only the topic's common words (each in more than GENERIC_SHARE of the index's chunks: 改正, 条例
+# of 「手数料条例の改正」, found in every bill's title and in the chair's agenda calls) is not thereby about the topic:
+# its relevance is lowered by GENERIC_PENALTY (a turn holding none of the topic's words is judged as before, by its
+# sentences' similarity: the follow-ups of an exchange). Only with index-wide word weights (index_weights).
+GENERIC_SHARE = 0.06
+GENERIC_PENALTY = 0.08
+# a long turn (a policy speech, a many-bill explanation: over PASSING_LENGTH characters) that names the topic by its
+# specific words only once mentions it in passing: its relevance is lowered by PASSING_PENALTY
+PASSING_LENGTH = 5000
+PASSING_PENALTY = 0.05
 
 
 @dataclass
@@ -127,6 +139,7 @@ class Candidate:
     vectors: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     cover: float = 0.0
     keyword_share: float = 0.0  # BM25 score over the best BM25 score among the topic's candidates
+    penalty: float = 0.0  # only the topic's common words, or a passing mention in a long turn (word_penalty)
 
     @property
     def best(self) -> float:
@@ -134,7 +147,7 @@ class Candidate:
 
     @property
     def relevance(self) -> float:
-        return self.best + W_COVER * self.cover + W_KEYWORD * self.keyword_share
+        return self.best + W_COVER * self.cover + W_KEYWORD * self.keyword_share - self.penalty
 
 
 class Searcher:
@@ -144,6 +157,7 @@ class Searcher:
         self.store = store
         self.embed_query = embed_query
         self.weights: dict[str, float] = {}  # the last topic's word weights over its candidates (terms.pool_weights)
+        self.floor: float | None = None  # the weight below which a topic word is common (None: pool weights)
 
     def candidates(self, topic: str, filters: Filters | None, depth: int = DEPTH,
                    query_vector: np.ndarray | None = None, timings: dict[str, float] | None = None
@@ -177,8 +191,10 @@ class Searcher:
         timings["load"] = (t3 - t2) * 1000
         terms = topic_terms(topic)
         norm = {key: normalise(turn.text) for key, (turn, _) in found.items()}
-        weights = index_weights(self.store, terms) or terms.pool_weights(list(norm.values()), normalised=True)
+        weighed = index_weights(self.store, terms)
+        weights = weighed[0] if weighed else terms.pool_weights(list(norm.values()), normalised=True)
         self.weights = weights
+        self.floor = common_floor(weighed[1]) if weighed else None
         cands = []
         for key, (turn, meeting) in found.items():
             chunk = best_chunk[key][1]
@@ -186,6 +202,7 @@ class Searcher:
                           (chunk.start, chunk.end))
             c.vectors = {(s, e): v for s, e, v in stored.get(key, [])}
             c.cover = terms.coverage(norm[key], weights, normalised=True)
+            c.penalty = word_penalty(terms, norm[key], weights, self.floor, len(turn.text))
             cands.append(c)
         top_keyword = max([c.keyword or 0.0 for c in cands] + [0.0])
         if top_keyword > 0:
@@ -237,10 +254,30 @@ class Searcher:
             c.sentences.sort(key=lambda x: -x.score)
 
 
-def index_weights(store, terms: TopicTerms) -> dict[str, float] | None:
+def common_floor(n: int) -> float:
+    """The index weight (TopicTerms.index_weights) of a word found in GENERIC_SHARE of an index's `n` chunks: a
+    topic word weighing less is common."""
+    return math.log((n + 1) / (GENERIC_SHARE * n + 0.5))
+
+
+def word_penalty(terms: TopicTerms, text: str, weights: dict[str, float], floor: float | None, length: int) -> float:
+    """GENERIC_PENALTY for a turn (normalised `text`) that holds some of the topic's words but none weighing at least
+    `floor`; PASSING_PENALTY for a turn longer than PASSING_LENGTH that names the topic by such a word only once;
+    0 otherwise, and always 0 without index-wide weights (`floor` None)."""
+    if floor is None:
+        return 0.0
+    found, specific = terms.mentions(text, weights, floor, normalised=True)
+    if found and not specific:
+        return GENERIC_PENALTY
+    if specific == 1 and length > PASSING_LENGTH:
+        return PASSING_PENALTY
+    return 0.0
+
+
+def index_weights(store, terms: TopicTerms) -> tuple[dict[str, float], int] | None:
     """The topic words' weights by their rarity across the whole index (store.keyword_df: each word's rarest keyword
-    token, as the index tokenises it); None for a store that cannot say or an empty index (the candidates' own
-    counts are used then: TopicTerms.pool_weights)."""
+    token, as the index tokenises it) and the index's chunk count; None for a store that cannot say or an empty index
+    (the candidates' own counts are used then: TopicTerms.pool_weights)."""
     ask = getattr(store, "keyword_df", None)
     if ask is None or not terms.units:
         return None
@@ -249,7 +286,7 @@ def index_weights(store, terms: TopicTerms) -> dict[str, float] | None:
     df, n = ask(sorted({t for ts in tokens.values() for t in ts}))
     if not n:
         return None
-    return terms.index_weights({u: min((df.get(t, 0) for t in ts), default=0) for u, ts in tokens.items()}, n)
+    return terms.index_weights({u: min((df.get(t, 0) for t in ts), default=0) for u, ts in tokens.items()}, n), n
 
 
 def key_quotes(c: Candidate) -> list[tuple[int, int]]:
@@ -452,6 +489,7 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
         for c in fresh:
             c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
             c.cover = terms.coverage(c.turn.text, searcher.weights)
+            c.penalty = word_penalty(terms, normalise(c.turn.text), searcher.weights, searcher.floor, len(c.turn.text))
         searcher.score(topic, fresh, qvec, stored)
     scored = [by_key[k] for k in partners if k in by_key] + fresh
     return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
@@ -497,7 +535,8 @@ def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: 
         entries.append(Entry(c.key, c.turn, c.meeting, round(c.relevance, 4), quotes, vec, c.sentences, c.vectors,
                              {"sentence": round(c.best, 4), "cover": round(c.cover, 3),
                               "dense": round(c.dense, 4) if c.dense is not None else None,
-                              "keyword": round(c.keyword, 3) if c.keyword is not None else None},
+                              "keyword": round(c.keyword, 3) if c.keyword is not None else None,
+                              "penalty": c.penalty},
                              via=via[c.key][0] if c.key in via and c.relevance < cut else None,
                              partner_of=via.get(c.key, [])))
     entries = fold_duplicates(entries)

@@ -70,6 +70,22 @@ class TopicTerms:
         長崎市 in 長崎市's minutes) weighs little."""
         return {u: math.log((n + 1) / (df.get(u, 0) + 0.5)) for u in self.units}
 
+    def mentions(self, text: str, weights: dict[str, float], floor: float, normalised: bool = False
+                 ) -> tuple[bool, int]:
+        """Whether `text` holds any of the topic's words, and how often it names the topic by a specific one (a word
+        weighing at least `floor`: the most frequent such word's count). A turn that holds only the topic's common
+        words (改正 and 条例 of 「手数料条例の改正」, found in every bill's title) is not thereby about it."""
+        t = text if normalised else normalise(text)
+        found = False
+        most = 0
+        for u in self.units:
+            n = t.count(u)
+            if n:
+                found = True
+                if weights.get(u, 0.0) >= floor:
+                    most = max(most, n)
+        return found, most
+
     def pool_weights(self, texts: list[str], normalised: bool = False) -> dict[str, float]:
         """Each topic word's weight from how many of `texts` (the topic's candidate turns) hold it: ln((N + 1) /
         (df + 0.5)). A word most candidates share (活用 in 「RPAの活用」, システム in 「システム標準化」 over minutes
