@@ -175,6 +175,9 @@ def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lo
     assert pen(speech + "手数料条例を改正します。手数料の額を改めます。") == 0.0  # named twice: not in passing
     assert pen("手数料の額を改めます。") == 0.0  # once, but in a short turn
     assert word_penalty(t, normalise("村税条例の一部を改正する条例"), w, None, 20) == 0.0  # no index-wide weights
+    common = topic_terms("条例の改正")  # every word of the topic is common: no turn is lowered for holding only them
+    wc = common.index_weights({"改正": 2000, "条例": 2500}, n)
+    assert word_penalty(common, normalise("村税条例の一部を改正する条例"), wc, floor, 20) == 0.0
 
 
 def test_exchange_partners_are_the_question_and_its_replies():
