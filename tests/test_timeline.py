@@ -180,6 +180,25 @@ def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lo
     assert word_penalty(common, normalise("村税条例の一部を改正する条例"), wc, floor, 20) == 0.0
 
 
+def test_lists_of_the_meetings_business_rank_lower():
+    from rag.records import SpeakerKind, Turn
+    from rag.timeline.core import LISTING_PENALTY, listing_penalty
+
+    def turn(text: str, kind: SpeakerKind) -> Turn:
+        return Turn(meeting_id="m", order=1, speaker=kind.value, text=text, pieces=[(0, len(text))], kind=kind)
+
+    assert LISTING_PENALTY > 0
+    front = "令和６年第１回臨時会 ○議事日程 第１ 会議録署名議員の指名 第２ 会期の決定 ○出席議員（９名）"
+    assert listing_penalty(turn(front, SpeakerKind.UNKNOWN)) == LISTING_PENALTY
+    report = "次に、諸般の報告を申し上げます。監査委員から、例月出納検査の結果について報告がありました。"
+    assert listing_penalty(turn(report, SpeakerKind.CHAIR)) == LISTING_PENALTY
+    assert listing_penalty(turn("事務局長に庶務報告をいたさせます。", SpeakerKind.SECRETARIAT)) == LISTING_PENALTY
+    # a member or an official speaking of the agenda is making a statement, not listing business
+    assert listing_penalty(turn("議事日程の組み方について伺います。", SpeakerKind.MEMBER)) == 0.0
+    assert listing_penalty(turn("監査委員として、せお麻里議員を選任したいと存じます。", SpeakerKind.EXECUTIVE)) == 0.0
+    assert listing_penalty(turn("常任委員の選任について", SpeakerKind.CHAIR)) == 0.0
+
+
 def test_exchange_partners_are_the_question_and_its_replies():
     from rag.records import Filters, Meeting, SpeakerKind, Turn
     from rag.timeline.core import _exchange_partners, _turn_within

@@ -67,6 +67,12 @@ GENERIC_PENALTY = 0.08
 # specific words only once mentions it in passing: its relevance is lowered by PASSING_PENALTY
 PASSING_LENGTH = 5000
 PASSING_PENALTY = 0.05
+# a list of the meeting's business rather than a statement: the front matter of the minutes (議事日程, 出席議員,
+# 会議に付した事件, 説明のため出席した者) and the chair's or secretariat's 諸般の報告 / 庶務報告 (documents received,
+# reports filed) name every bill and report of the session; lowered by LISTING_PENALTY
+_LISTING = re.compile(r"議事日程|出席議員|会議に付した事件|付議(?:案件|事件)|説明のため(?:会議に)?出席した者|諸般の報告|庶務報告")
+LISTING_KINDS = (SpeakerKind.UNKNOWN, SpeakerKind.CHAIR, SpeakerKind.SECRETARIAT)
+LISTING_PENALTY = 0.1
 
 
 @dataclass
@@ -202,7 +208,7 @@ class Searcher:
                           (chunk.start, chunk.end))
             c.vectors = {(s, e): v for s, e, v in stored.get(key, [])}
             c.cover = terms.coverage(norm[key], weights, normalised=True)
-            c.penalty = word_penalty(terms, norm[key], weights, self.floor, len(turn.text))
+            c.penalty = word_penalty(terms, norm[key], weights, self.floor, len(turn.text)) + listing_penalty(turn)
             cands.append(c)
         top_keyword = max([c.keyword or 0.0 for c in cands] + [0.0])
         if top_keyword > 0:
@@ -273,6 +279,12 @@ def word_penalty(terms: TopicTerms, text: str, weights: dict[str, float], floor:
     if specific == 1 and length > PASSING_LENGTH:
         return PASSING_PENALTY
     return 0.0
+
+
+def listing_penalty(turn: Turn) -> float:
+    """LISTING_PENALTY for a turn that lists the meeting's business (_LISTING, by the chair, the secretariat or an
+    unlabelled speaker: the minutes' front matter), else 0."""
+    return LISTING_PENALTY if turn.kind in LISTING_KINDS and _LISTING.search(turn.text) else 0.0
 
 
 def index_weights(store, terms: TopicTerms) -> tuple[dict[str, float], int] | None:
@@ -490,7 +502,8 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
         for c in fresh:
             c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
             c.cover = terms.coverage(c.turn.text, searcher.weights)
-            c.penalty = word_penalty(terms, normalise(c.turn.text), searcher.weights, searcher.floor, len(c.turn.text))
+            c.penalty = word_penalty(terms, normalise(c.turn.text), searcher.weights, searcher.floor,
+                                     len(c.turn.text)) + listing_penalty(c.turn)
         searcher.score(topic, fresh, qvec, stored)
     scored = [by_key[k] for k in partners if k in by_key] + fresh
     return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
