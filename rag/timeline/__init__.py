@@ -8,7 +8,9 @@
 How (rag.timeline.core): the topic (a phrase or a whole question) is searched deep — DEPTH (200) chunks by
 embedding similarity and 200 by BM25, filters applied before ranking — and every turn found is scored: its best
 sentence against the topic (the extractive answerer's sentence scoring) plus the share of the topic's words in
-it (each word weighted by its rarity among the candidates). Turns at or above a relevance cut calibrated on
+it (each word weighted by its rarity across the index), less a penalty for a turn that holds only the topic's
+common words (条例, 改正), names it once in a long speech, or lists the meeting's business (議事日程, 諸般の報告).
+Turns at or above a relevance cut calibrated on
 eval/timeline/ are kept, and with the clearest of them the other side of their exchange (the question a reply
 answers, the replies to a question) when it is on the topic at all, as follow-ups that never name it often are;
 near-duplicates (the same words in two documents) are folded into the first; entries are grouped by meeting in
