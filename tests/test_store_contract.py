@@ -261,7 +261,7 @@ def test_local_bm25_scores_are_those_of_bm25s(tmp_path):
 
 
 def test_local_ivf_filtered_search_matches_exact_search():
-    """The IVF scans more cells the narrower the filter (1/√share): a very narrow filter is searched exactly, a
+    """The IVF scans more cells the narrower the filter (share^-0.4): a very narrow filter is searched exactly, a
     narrow one finds more of the exact results than an unfiltered search does."""
     from rag.store.vectors import VectorIndex
 
@@ -274,7 +274,7 @@ def test_local_ivf_filtered_search_matches_exact_search():
     ivf = flat.rebalanced(approx_threshold=1000)
     assert (flat.kind, ivf.kind, ivf.size) == ("flat", "ivf", 6000)
     assert np.allclose(ivf.get([10, 6009]), x[[0, -1]], atol=1e-3)  # float16 codes
-    tiny = ids[::500]  # 0.2 %: every cell is scanned
+    tiny = ids[::1500]  # 0.07 %: 8 × 1500^0.4 ≥ 128, every cell is scanned
     for q in x[:20] + 0.1:
         exact = flat.search(q, 10, tiny)
         assert [i for i, _ in ivf.search(q, 10, tiny)] == [i for i, _ in exact]
@@ -284,9 +284,9 @@ def test_local_ivf_filtered_search_matches_exact_search():
         return np.mean([len({i for i, _ in flat.search(q, 10, allowed)} & {i for i, _ in ivf.search(q, 10, allowed)})
                         / 10 for q in x[:50]])
 
-    unfiltered, narrow = recall(None), recall(ids[::50])
+    unfiltered, narrow = recall(None), recall(ids[::200])
     assert unfiltered > 0.4  # 8 of 128 cells, random 32-d vectors: the hard case; real figures in eval/BENCHMARKS.md
-    assert narrow > unfiltered + 0.2, (narrow, unfiltered)  # 2 %: ~57 of 128 cells
+    assert narrow > unfiltered + 0.1, (narrow, unfiltered)  # 0.5 %: 67 of 128 cells
     ivf.remove([10, 11])
     assert ivf.size == 5998 and all(i not in (10, 11) for i, _ in ivf.search(x[0], 5))
 

@@ -5,12 +5,13 @@ Chunk vectors are kept as float16 codes (FAISS scalar quantizer QT_fp16: half th
 within ~1e-4 of float32's). Below `approx_threshold` vectors the index is exact (every vector scored); from
 there on it is an inverted file (IVF: the vectors in `nlist` k-means cells, a search scores the cells nearest
 the query). A filtered search is restricted inside FAISS by a bitmap of the allowed ids, and on the IVF it
-scans more cells the narrower the filter (``nprobe / √share allowed``, up to all of them: exact over the allowed
-vectors), so a filter does not cost recall the way a filtered graph walk does. Not ``nprobe / share``: the k
-best allowed vectors are the k/share best overall, a neighbourhood that grows far slower than k/share, and
-allowed vectors cluster (a body's minutes speak of its own places). At 1M turns (eval/BENCHMARKS.md) √share
-gives filtered recall@10 0.93 (body, 1/6) and 0.98 (1/30) — above the unfiltered 0.88 — in half to a third of
-the time 1/share took (recall 0.99–1.0).
+scans more cells the narrower the filter (``nprobe × share^-0.4`` for the allowed share, up to all of them: exact
+over the allowed vectors), so a filter does not cost recall the way a filtered graph walk does. Not
+``nprobe / share``: the k best allowed vectors are the k/share best overall, a neighbourhood that grows far
+slower than k/share, and allowed vectors cluster (a body's minutes speak of its own places). At 1M turns
+(eval/BENCHMARKS.md, 60 questions against exact search) the exponent trades recall@10 for time as: 1 → 0.99–1.0;
+0.5 → 0.94 (body, 1/6 of the vectors) / 0.99 (1/30), 31 / 27 ms; 0.4 → 0.92 / 0.96, 20 / 12 ms; ⅓ → 0.91 / 0.94.
+0.4 keeps a filtered search clearly above the unfiltered recall (0.88) at about half the time of √share.
 
 Sentence vectors are int8 codes with one float32 scale per vector (a quarter of float32's bytes), grouped by
 turn; they are dequantised and renormalised on read (cosine to the float32 vector ≥ 0.9999).
@@ -26,6 +27,7 @@ import numpy as np
 NEVER = 2**62  # a threshold no index reaches: exact search always
 NPROBE_SHARE = 32  # an unfiltered IVF search scans nlist / NPROBE_SHARE cells (~3 % of the vectors)
 MIN_NPROBE = 8
+FILTER_PROBE_EXPONENT = 0.4  # a filtered IVF search scans nprobe × share^-exponent cells (module docstring)
 RETRAIN_GROWTH = 4  # an IVF is trained again when its size calls for RETRAIN_GROWTH × as many cells
 
 
@@ -156,7 +158,7 @@ class VectorIndex:
     def search(self, query: np.ndarray, k: int, allowed: list[int] | np.ndarray | None = None,
                nprobe: int | None = None) -> list[tuple[int, float]]:
         """Top-k (id, inner product). `allowed` restricts the search inside FAISS (a bitmap over the ids);
-        on an IVF the probed cells grow as 1/√(allowed share), up to all cells (exact over them)."""
+        on an IVF the probed cells grow as share^-0.4 of the allowed share, up to all cells (exact over them)."""
         import faiss
 
         if self.size == 0 or k <= 0 or (allowed is not None and not len(allowed)):
@@ -172,7 +174,7 @@ class VectorIndex:
             sel = faiss.IDSelectorBitmap(top + 1, faiss.swig_ptr(bits))
             if ivf:
                 share = count / self.size
-                probes = min(self.index.nlist, math.ceil(probes / math.sqrt(max(share, 1e-12))))
+                probes = min(self.index.nlist, math.ceil(probes * max(share, 1e-12) ** -FILTER_PROBE_EXPONENT))
         if ivf:
             params = faiss.SearchParametersIVF(sel=sel, nprobe=min(probes, self.index.nlist)) if sel is not None \
                 else faiss.SearchParametersIVF(nprobe=min(probes, self.index.nlist))
