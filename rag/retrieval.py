@@ -29,6 +29,11 @@ OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
 NAMED_BODY_WEIGHT = 1.0
 NAMED_BODIES_MAX = 2
+# a member's question that matches is answered in the official's next turn, which often shares few of its words
+# (「170局程度と認識している」 for 「郵便局数を尋ねる」): that reply is ranked on a share of the question's score
+REPLY_FROM = 5  # the best turns whose replies are looked up
+REPLY_WITHIN = 3  # turns after the question (the chair calling on the official between)
+REPLY_SHARE = 0.95
 # the keyword search runs beside the query embedding and the dense search (both release the GIL: FAISS, the
 # compiled BM25 scorer, ONNX Runtime): a hybrid search takes the longer of the two, not their sum
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
@@ -127,9 +132,30 @@ class Retriever:
             unread = ranked[at + step][1][0] if at + step < len(ranked) else None
             if unread is None or (len(hits) >= k and hits[k - 1].score > unread):
                 break
+        if REPLY_SHARE > 0 and not (filters and (filters.speaker or filters.kind)):
+            hits = self._with_replies(hits)
         if procedure_question and asks_outcome(query) and not (filters and (filters.speaker or filters.kind)):
             hits = self._with_outcomes(hits)
         return hits[:k]
+
+    def _with_replies(self, hits: list[Hit]) -> list[Hit]:
+        """The official's reply to each of the best member turns (the next executive or secretariat turn before
+        another member speaks), at REPLY_SHARE of the question's score when that is more than its own."""
+        out = {h.turn_key: h for h in hits}
+        for h in hits[:REPLY_FROM]:
+            if h.turn.kind is not SpeakerKind.MEMBER:
+                continue
+            for key, turn, meeting in self.context(h.turn_key, before=0, after=REPLY_WITHIN)[1:]:
+                if turn.kind is SpeakerKind.MEMBER:
+                    break
+                if turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT) and not turn.procedural:
+                    score = h.score * REPLY_SHARE
+                    if key not in out or out[key].score < score:
+                        old = out.get(key)
+                        out[key] = Hit(key, turn, meeting, score, old and old.dense_score, old and old.keyword_score,
+                                       old.piece_start if old else 0, old.piece_end if old else len(turn.text))
+                    break
+        return sorted(out.values(), key=lambda x: -x.score)
 
     def _with_outcomes(self, hits: list[Hit]) -> list[Hit]:
         """「…はどう決着したか」: the turn that declares how an item ended (「よって、本案は可決されました」) shares no

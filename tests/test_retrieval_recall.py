@@ -1,6 +1,6 @@
 """Retrieval recall on real minutes the product was not built on: a small index of corpus/dev documents (dev split
 only) — Hokkaido town assemblies with near-identical business (臨時会, 専決処分, 給付金), 品川区 committees with and
-without their body stated, a Diet committee — searched with the real model."""
+without their body stated, a 福岡市 committee summary (委員 asks, 理事者 replies), a Diet committee — searched with the real model."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ DOCS = ["municipal/naie_20240215.json", "municipal/numata_20240116.json", "munic
         "municipal/hokuryu_20240510.json", "municipal/akaigawa_20240426.json", "municipal/abira_20240129.json",
         "municipal/shinagawa_20230301_gyozaisei.js", "municipal/shinagawa_20240527.js",
         "municipal/shinagawa_20240808_kensetsu.js", "municipal/sumida_20241227.json",
+        "municipal/fukuokacity_20260218_somuzaisei.json",
         "diet/sangiin_koseirodoiinkai_20221027.json"]
 
 
@@ -62,3 +63,16 @@ def test_a_meeting_whose_body_is_not_stated_is_not_pushed_out_by_the_named_body(
     question = "品川区の行財政改革特別委員会で、行政のデジタル化に関するまとめ案は前回から修正されたか"
     hits = pipe.retriever.search(question, 5)
     assert any(h.meeting.doc == "shinagawa_20230301_gyozaisei.js" for h in hits[:3])
+
+
+@pytest.mark.parametrize("question, reply", [
+    # the member's question (「市内全体の郵便局数を尋ねる。」) matches; the reply that answers shares few of its words
+    ("福岡市内に郵便局はいくつあると市は答えたか", "170局程度と認識している"),
+    ("郵便局で証明書交付件数が最も多い局と最も少ない局は", "最も多いのは和白郵便局"),
+])
+def test_the_reply_to_a_matching_question_is_retrieved(pipe, question, reply, monkeypatch):
+    rank = _rank(pipe, question, reply)
+    assert rank is not None and rank <= 5, rank
+    monkeypatch.setattr(retrieval, "REPLY_SHARE", 0.0)
+    before = _rank(pipe, question, reply)
+    assert before is None or before > rank
