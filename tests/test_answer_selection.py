@@ -177,3 +177,44 @@ def test_a_word_ending_in_su_asks_for_a_count():
     asks = next(a for a, u in _ASKS_FOR if a.search("警察官採用数と男女の内訳は"))
     assert asks.search("出席議員数は？")
     assert not asks.search("過半数は得られたか") and not asks.search("複数の案を検討したか")
+
+
+def _exchange(turns, question, close):
+    """Answer `question` from the turns [(order, speaker, kind, text)] of one meeting (福岡市 総務財政委員会 summary
+    minutes, 安平町 臨時会): sentence `close` (turn index) is the closest; the others nearly as close."""
+    import numpy as np
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.records import Hit, Meeting, SpeakerKind, Turn
+    meeting = Meeting(id="m", doc="d.json", source="d.json", body="福岡市議会", name="総務財政委員会", date="2026-02-18")
+    hits = [Hit(f"m:{o}", Turn("m", o, sp, text, [(0, len(text))], kind=SpeakerKind(kind)), meeting, 1.0 - 0.01 * i,
+                1.0, None, 0, len(text)) for i, (o, sp, kind, text) in enumerate(turns)]
+    vecs = {h.turn_key: [(0, len(h.turn.text), np.array([1.0, 0.0]) if i == close else np.array([0.95, 0.312]))]
+            for i, h in enumerate(hits)}
+
+    def neighbours(key):  # as the pipeline gives them: three turns before, one after
+        o = int(key.split(":")[1])
+        return [h for h in hits if o - 3 <= h.turn.order <= o + 1 and h.turn.order != o]
+    answerer = ExtractiveAnswerer(lambda q: np.array([1.0, 0.0]), lambda keys: {k: vecs[k] for k in keys if k in vecs},
+                                  neighbours, abstain_below=0.5)
+    return answerer.answer(question, hits)
+
+
+def test_a_summary_minutes_question_is_quoted_with_the_reply_that_answers_it():
+    # summary minutes write the member's question as 「…を尋ねる。」: the reply after it is quoted too
+    a = _exchange([(17, "委員", "member", "市内全体の郵便局数を尋ねる。"),
+                   (18, "理事者", "executive", "正確な数値は持ち合わせていないが、170局程度と認識している。")],
+                  "福岡市内の郵便局の数はおよそいくつと市側は答えたか", close=0)
+    assert any("170局程度" in c.quote for c in a.citations), a.answer
+
+
+def test_the_reply_after_the_chair_calls_on_the_official_is_paired_with_the_question():
+    turns = [(23, "２番（米川恵美子君）", "member", "３月１日の再開の折に何かセレモニーか何かを計画しているのかどうか。"),
+             (30, "１０番（高山正人君）", "member", "ぬくもりの湯の施設改修のことでお聞きします。"),
+             (24, "議長（多田政拓君）", "chair", "総合支所長。"),
+             (25, "総合支所長（大窪好己君）", "executive", "セレモニー等は今のところ考えていません。")]
+    a = _exchange(turns, "ぬくもりの湯の再開時にセレモニーを計画しているか", close=0)
+    assert any("考えていません" in c.quote for c in a.citations), a.answer
+    # a member speaking before any official replies: no reply to pair
+    turns[2] = (24, "１番（山田一郎君）", "member", "関連して伺います。")
+    a = _exchange(turns, "ぬくもりの湯の再開時にセレモニーを計画しているか", close=0)
+    assert not any("考えていません" in c.quote for c in a.citations), a.answer

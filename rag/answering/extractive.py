@@ -126,7 +126,10 @@ _NEXT_SITTING = re.compile(r"次の(?:本会議|会議|委員会)|next (?:plenar
 _ASKS_REPLY = re.compile(r"(?:答え|答弁し|回答し|説明し|判断し)(?:た|ている)(?:と答えた)?(?:の)?か[。？?]?$")
 _DECIDED = re.compile(r"決め|決まっ|決定し|決した|決まり")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
-_ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか")
+# a sentence that asks (summary minutes write the member's question as 「…を尋ねる。」「…説明されたい。」)
+_ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか|尋ねる|尋ねたい|問う|"
+                     r"されたい|願いたい")
+REPLY_WITHIN = 3  # turns from a member's question to the official's reply (the chair calling on them between)
 
 
 @dataclass
@@ -237,7 +240,7 @@ class ExtractiveAnswerer:
             follow = self._continuation(c, short=c is best)
             if follow is not None and not inside(follow):
                 chosen.append(follow)
-        other = self._pair(best, question, query_vector)
+        other = self._pair(best, question, query_vector, hits)
         if other is not None and all(o.hit.turn_key != other.hit.turn_key for o in chosen):
             chosen.append(other)
         # in the order they were said: a question before its reply
@@ -325,19 +328,31 @@ class ExtractiveAnswerer:
         s, e = min(after)
         return _Sentence(best.hit, s, e, score=best.score, cos=best.cos)
 
-    def _pair(self, best: _Sentence, question: str, qvec: np.ndarray | None) -> _Sentence | None:
+    def _pair(self, best: _Sentence, question: str, qvec: np.ndarray | None,
+              hits: Sequence[Hit] = ()) -> _Sentence | None:
         """The other half of a question and its reply: a member's question before an official's
-        answer, or the reply after a member's question (the answer usually lies there)."""
+        answer, or the reply after a member's question (the answer usually lies there: the next official's turn,
+        the chair calling on them between, looked up among the neighbours and the retrieved turns)."""
         if self.neighbours is None:
             return None
         turn = best.hit.turn
+        around = self.neighbours(best.hit.turn_key)
         if turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT):
-            want, kinds, asking = turn.order - 1, (SpeakerKind.MEMBER, SpeakerKind.CHAIR, SpeakerKind.UNKNOWN), True
+            kinds, asking = (SpeakerKind.MEMBER, SpeakerKind.CHAIR, SpeakerKind.UNKNOWN), True
+            other = [h for h in around if h.turn.order == turn.order - 1 and h.turn.kind in kinds]
         elif _ASKING.search(_text(best)):
-            want, kinds, asking = turn.order + 1, (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT), False
+            asking = False
+            later = {h.turn_key: h for h in [*around, *hits] if h.meeting.id == best.hit.meeting.id
+                     and turn.order < h.turn.order <= turn.order + REPLY_WITHIN}
+            other = []
+            for h in sorted(later.values(), key=lambda h: h.turn.order):
+                if h.turn.kind is SpeakerKind.MEMBER:
+                    break
+                if h.turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT) and not h.turn.procedural:
+                    other = [h] if h.turn.order == turn.order + 1 or _next_of(h, later, turn.order) else []
+                    break
         else:
             return None
-        other = [h for h in self.neighbours(best.hit.turn_key) if h.turn.order == want and h.turn.kind in kinds]
         if not other:
             return None
         h = other[0]
@@ -355,6 +370,11 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
+
+
+def _next_of(h: Hit, later: dict[str, Hit], order: int) -> bool:
+    """Every turn between the question (at `order`) and `h` is known (none unread could be a member's)."""
+    return {x.turn.order for x in later.values() if x.turn.order < h.turn.order} == set(range(order + 1, h.turn.order))
 
 
 def _unfinished(text: str) -> bool:
