@@ -1,6 +1,7 @@
 """Guard over the timeline sets: `python -m rag eval eval/timeline/<set>.jsonl` through the real pipeline, with floors
-at what was measured (eval/timeline/README.md). A timeline for every topic of both sets (sample: 15, dev: 10) plus a
-cut sweep; the dev corpus is indexed once for the session (≈ 5 minutes on a shared 2-core machine).
+at what was measured (eval/timeline/README.md). A timeline for every topic of the three sets (sample: 15, dev: 14,
+held-out: 14) plus a cut sweep; the dev corpus is indexed once for the session (≈ 5 minutes on a shared 2-core machine).
+The held-out floors guard what was measured once on it (2026-12-01); they are not a target to tune against.
 
 Set RAG_SKIP_EVAL_GUARD=1 to leave it out of a quick local run (as tests/test_evaluation.py's guard).
 """
@@ -21,11 +22,14 @@ pytestmark = pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", re
 
 # measured (eval/timeline/README.md), floors a little below
 FLOORS = {
-    # recall 0.837, precision 0.837, macro recall 0.875 (topic words weighted by their rarity across the index,
-    # exchanges followed, bill-reading sentences never key sentences, cut 0.905)
-    "sample": {"recall": 0.82, "precision": 0.81, "recall_macro": 0.86},
-    # the 69-document corpus with the gold extended to it: recall 0.816, precision 0.894, macro 0.872
-    "dev": {"recall": 0.79, "precision": 0.87, "recall_macro": 0.85},
+    # recall 0.816, precision 0.921, macro recall 0.861 (topic words weighted by their rarity across the index,
+    # exchanges followed, bill-reading sentences never key sentences, turns holding only the topic's common words,
+    # passing mentions in long speeches and lists of business lowered; cut 0.905)
+    "sample": {"recall": 0.80, "precision": 0.90, "recall_macro": 0.84},
+    # 14 topics (td11-td14 written 2026-12-01): recall 0.831, precision 0.832, macro recall 0.908
+    "dev": {"recall": 0.81, "precision": 0.81, "recall_macro": 0.88},
+    # measured once at the end of issue #15's round: recall 0.775, precision 0.648, macro recall 0.819
+    "holdout": {"recall": 0.745, "precision": 0.615, "recall_macro": 0.79},
 }
 
 
@@ -50,7 +54,7 @@ def _eval(set_name: str, index: Path, out: Path, model_cache: Path) -> dict:
     return json.loads((out / "report.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("set_name", ["sample", "dev"])
+@pytest.mark.parametrize("set_name", ["sample", "dev", "holdout"])
 def test_timeline_set_floors(set_name, request, tmp_path, model_cache_dir):
     index = request.getfixturevalue("evaluation_index" if set_name == "sample" else "dev_index")
     report = _eval(set_name, index, tmp_path / "run", model_cache_dir)
