@@ -89,3 +89,20 @@ def places_named(question: str, candidates: Iterable[str]) -> list[str]:
         if any(len(s) >= 4 and f" {s} " in q for s in _spellings(stem)):
             out.append(name)
     return out
+
+
+def speakers_named(question: str, names: Iterable[str]) -> list[str]:
+    """Which of the Japanese speaker names `names` the English question names in romaji: a capitalised word of at
+    least four letters, not the question's first, that begins the name's romaji (Kawabata -> 川端, Okubo -> 大久保智子,
+    Yukita -> ゆきた; a surname said alone matches the full name)."""
+    words = {w.lower() for w in re.findall(r"(?<=[a-z,;:'\s])\s*\b([A-Z][a-z]{3,})\b", question) if not w.isupper()}
+    if not words:
+        return []
+    out: list[str] = []
+    for name in dict.fromkeys(n for n in names if n):
+        flat = re.sub(r"[\s\u3000・]", "", name)
+        if len(flat) < 2 or not re.fullmatch(r"[一-龥々ぁ-んァ-ヶー]+", flat):
+            continue
+        if any(r.startswith(w) for r in _spellings(flat) for w in words):
+            out.append(flat)
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import RETRIEVAL_MODES
-from rag.english import council_terms, place_stem, places_named
+from rag.english import council_terms, place_stem, places_named, speakers_named
 from rag.indexing.tokens import tokenize
 from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, proper_nouns
 from rag.parsing.metadata import find_body
@@ -29,6 +29,9 @@ OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
 NAMED_BODY_WEIGHT = 1.0
 NAMED_BODIES_MAX = 2
+# a speaker an English question names in romaji (member Kawabata, vice mayor Okubo): the same, inside their turns
+NAMED_SPEAKER_WEIGHT = 2.0
+NAMED_SPEAKERS_MAX = 3
 # a member's question that matches is answered in the official's next turn, which often shares few of its words
 # (「170局程度と認識している」 for 「郵便局数を尋ねる」): that reply is ranked on a share of the question's score
 REPLY_FROM = 5  # the best turns whose replies are looked up
@@ -55,6 +58,7 @@ class Retriever:
         self.keyword_weight = keyword_weight  # of BM25's ranks against the dense ranks
         self.english_keyword_weight = english_keyword_weight  # a translation is weaker evidence than the words
         self._body_names: list[str] | None = None
+        self._speaker_names: list[str] | None = None
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: str | None = None,
                query_vector: np.ndarray | None = None) -> list[Hit]:
@@ -90,6 +94,10 @@ class Retriever:
                 inside = replace(filters, body=body) if filters else Filters(body=body)
                 ranking = self.store.search_dense(qvec, candidates, inside) + unknown
                 rankings.append((sorted(ranking, key=lambda cs: -cs[1]), NAMED_BODY_WEIGHT))
+            if is_english(query) and NAMED_SPEAKER_WEIGHT > 0 and not (filters and filters.speaker):
+                for name in speakers_named(query, self._speakers())[:NAMED_SPEAKERS_MAX]:
+                    inside = replace(filters, speaker=name) if filters else Filters(speaker=name)
+                    rankings.append((self.store.search_dense(qvec, candidates, inside), NAMED_SPEAKER_WEIGHT))
         keyword = pending.result() if pending is not None else []
 
         fused: dict[str, float] = {}
@@ -183,6 +191,11 @@ class Retriever:
         said = [find_body(query) or ""] + [w for kind, w in proper_nouns(query) if kind == "place"]
         out = [n for n in dict.fromkeys(said) if len(n) >= 2 and any(n in b for b in bodies)]
         return [n for n in out if not any(n != o and n in o for o in out)]  # 墨田区議会 over 墨田区
+
+    def _speakers(self) -> list[str]:
+        if self._speaker_names is None:
+            self._speaker_names = self.store.facets()["speakers"]
+        return self._speaker_names
 
     def _bodies(self) -> list[str]:
         if self._body_names is None:

@@ -1,6 +1,6 @@
 """Retrieval recall on real minutes the product was not built on: a small index of corpus/dev documents (dev split
 only) — Hokkaido town assemblies with near-identical business (臨時会, 専決処分, 給付金), 品川区 committees with and
-without their body stated, a 福岡市 committee summary (委員 asks, 理事者 replies), a Diet committee — searched with the real model."""
+without their body stated, a 福岡市 committee summary (委員 asks, 理事者 replies), 高砂市's 議会運営委員会, a Diet committee — searched with the real model."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DOCS = ["municipal/naie_20240215.json", "municipal/numata_20240116.json", "munic
         "municipal/hokuryu_20240510.json", "municipal/akaigawa_20240426.json", "municipal/abira_20240129.json",
         "municipal/shinagawa_20230301_gyozaisei.js", "municipal/shinagawa_20240527.js",
         "municipal/shinagawa_20240808_kensetsu.js", "municipal/sumida_20241227.json",
-        "municipal/fukuokacity_20260218_somuzaisei.json",
+        "municipal/fukuokacity_20260218_somuzaisei.json", "municipal/takasago_20230412_giun.txt",
         "diet/sangiin_koseirodoiinkai_20221027.json"]
 
 
@@ -76,3 +76,22 @@ def test_the_reply_to_a_matching_question_is_retrieved(pipe, question, reply, mo
     monkeypatch.setattr(retrieval, "REPLY_SHARE", 0.0)
     before = _rank(pipe, question, reply)
     assert before is None or before > rank
+
+
+def test_the_speakers_an_english_question_names_in_romaji():
+    from rag.english import speakers_named
+    names = ["川端", "迫川", "大久保智子", "ゆきた", "古賀之士", "せお", "石田（秀）", "議長"]
+    assert speakers_named("What did member Kawabata stress?", names) == ["川端"]
+    assert speakers_named("Why did vice mayor Okubo answer?", names) == ["大久保智子"]  # ookubo, as written in English
+    assert speakers_named("Which party does vice-chair Masaharu Yukita belong to?", names) == ["ゆきた"]
+    assert speakers_named("What dish did Councillor Koga say he could make?", names) == ["古賀之士"]
+    assert speakers_named("What did Mari Seo say?", names) == []  # three letters: too short to trust
+    assert speakers_named("Kawabata said what?", names) == []  # the first word is capitalised anyway
+    assert speakers_named("what did the chair of the steering committee say?", names) == []
+
+
+def test_an_english_question_finds_the_turns_of_the_speaker_it_names(pipe, monkeypatch):
+    q = "What did Kawabata say about who decides first?"
+    assert _rank(pipe, q, "議長が判断する") == 1
+    monkeypatch.setattr(retrieval, "NAMED_SPEAKER_WEIGHT", 0.0)
+    assert _rank(pipe, q, "議長が判断する") is None  # 品川区議会's 渡辺議長 instead
