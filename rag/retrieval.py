@@ -7,6 +7,7 @@ top-k cut taken before filtering.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -29,8 +30,10 @@ OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
 NAMED_BODY_WEIGHT = 1.0
 NAMED_BODIES_MAX = 2
-# a speaker an English question names in romaji (member Kawabata, vice mayor Okubo): the same, inside their turns
+# a speaker the question names (member Kawabata, vice mayor Okubo; 永井理事は…, 窪田哲也議員が…): the same, inside their
+# turns (an English question's cross-lingual ranking needs it more)
 NAMED_SPEAKER_WEIGHT = 2.0
+JA_SPEAKER_WEIGHT = 1.0
 NAMED_SPEAKERS_MAX = 3
 # a member's question that matches is answered in the official's next turn, which often shares few of its words
 # (「170局程度と認識している」 for 「郵便局数を尋ねる」): that reply is ranked on a share of the question's score
@@ -94,10 +97,11 @@ class Retriever:
                 inside = replace(filters, body=body) if filters else Filters(body=body)
                 ranking = self.store.search_dense(qvec, candidates, inside) + unknown
                 rankings.append((sorted(ranking, key=lambda cs: -cs[1]), NAMED_BODY_WEIGHT))
-            if is_english(query) and NAMED_SPEAKER_WEIGHT > 0 and not (filters and filters.speaker):
-                for name in speakers_named(query, self._speakers())[:NAMED_SPEAKERS_MAX]:
+            if NAMED_SPEAKER_WEIGHT > 0 and not (filters and filters.speaker):
+                for name in self.speakers_named(query)[:NAMED_SPEAKERS_MAX]:
                     inside = replace(filters, speaker=name) if filters else Filters(speaker=name)
-                    rankings.append((self.store.search_dense(qvec, candidates, inside), NAMED_SPEAKER_WEIGHT))
+                    rankings.append((self.store.search_dense(qvec, candidates, inside),
+                                     NAMED_SPEAKER_WEIGHT if is_english(query) else JA_SPEAKER_WEIGHT))
         keyword = pending.result() if pending is not None else []
 
         fused: dict[str, float] = {}
@@ -191,6 +195,16 @@ class Retriever:
         said = [find_body(query) or ""] + [w for kind, w in proper_nouns(query) if kind == "place"]
         out = [n for n in dict.fromkeys(said) if len(n) >= 2 and any(n in b for b in bodies)]
         return [n for n in out if not any(n != o and n in o for o in out)]  # 墨田区議会 over 墨田区
+
+    def speakers_named(self, query: str) -> list[str]:
+        """The index's speakers the question names: in romaji (Kawabata -> 川端) or as Sudachi tags a person (永井理事は
+        -> 永井, when some speaker's name holds it)."""
+        if is_english(query):
+            return speakers_named(query, self._speakers())
+        if JA_SPEAKER_WEIGHT <= 0:
+            return []
+        persons = [w for kind, w in proper_nouns(query) if kind == "person" and len(w) >= 2]
+        return [p for p in dict.fromkeys(persons) if any(p in re.sub(r"[\s\u3000]", "", s) for s in self._speakers())]
 
     def _speakers(self) -> list[str]:
         if self._speaker_names is None:

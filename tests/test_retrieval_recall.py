@@ -95,3 +95,13 @@ def test_an_english_question_finds_the_turns_of_the_speaker_it_names(pipe, monke
     assert _rank(pipe, q, "議長が判断する") == 1
     monkeypatch.setattr(retrieval, "NAMED_SPEAKER_WEIGHT", 0.0)
     assert _rank(pipe, q, "議長が判断する") is None  # 品川区議会's 渡辺議長 instead
+
+
+def test_a_japanese_question_finds_the_turns_of_the_speaker_it_names(pipe, monkeypatch):
+    assert pipe.retriever.speakers_named("窪田哲也議員が質問できなかったテーマは何か") == ["窪田哲也"]
+    assert pipe.retriever.speakers_named("市長は何と答えたか") == []
+    cases = [("川端委員は請願の扱いについてどう述べたか", "議長が判断する"),
+             ("窪田哲也議員が時間切れで質問できなかったテーマは何か", "デジタル人材の育成")]
+    assert [_rank(pipe, q, words) for q, words in cases] == [2, 1]
+    monkeypatch.setattr(retrieval, "JA_SPEAKER_WEIGHT", 0.0)
+    assert [_rank(pipe, q, words) for q, words in cases] == [None, None]  # 迫川委員長's, 安平町's turns instead
