@@ -22,14 +22,15 @@ CORPUS = ROOT / "corpus" / "dev"
 # figure .948, refused .733, wrongly refused .037; frozen test covers .651, refused .500); dev floors raised again
 # after the search inside a named body and the replies of matching questions (dev hit@1 .646, hit@5 .901,
 # cites .877, covers .790), the reply paired with a question (cites .885, covers .798, figure .966) and the speakers
-# questions name (in romaji, or as Sudachi tags a person): hit@1 .663, hit@5 .914, cites .893, covers .807
+# questions name (in romaji, or as Sudachi tags a person): hit@1 .663, hit@5 .914, cites .893, covers .807; English
+# offset 0.09: cites .909, covers .819, wrongly refused .004
 FLOORS = {
-    "dev": {"hit@1": 0.63, "hit@5": 0.88, "cites_answer": 0.86, "quote_covers": 0.78, "body_ok": 0.96,
+    "dev": {"hit@1": 0.63, "hit@5": 0.88, "cites_answer": 0.88, "quote_covers": 0.79, "body_ok": 0.96,
             "date_ok": 0.96, "figure_in_answer": 0.93, "abstention_recall": 0.70},
     "test": {"hit@1": 0.67, "hit@5": 0.85, "cites_answer": 0.75, "quote_covers": 0.62, "body_ok": 0.96,
              "date_ok": 0.97, "figure_in_answer": 0.89, "abstention_recall": 0.47},
 }
-CEILINGS = {"dev": {"wrong_abstention_rate": 0.05}, "test": {"wrong_abstention_rate": 0.12}}
+CEILINGS = {"dev": {"wrong_abstention_rate": 0.03}, "test": {"wrong_abstention_rate": 0.12}}
 
 
 @pytest.fixture(scope="module")
