@@ -208,8 +208,8 @@ def test_a_writer_that_aborts_leaves_the_index_as_it_was(built, embedder):
 
 
 def test_local_chunk_map_allows_what_the_catalog_join_allows(built, tmp_path):
-    """Filters evaluated over the chunk map (written at commit, or computed for an index without one) allow
-    exactly the chunks a join of chunks, turns and meetings in SQL allows."""
+    """Filters evaluated over the chunk map (written at commit, computed for an index without one, or one written
+    before speakers were mapped) allow exactly the chunks a join of chunks, turns and meetings in SQL allows."""
     from rag.store.catalog import ChunkMap, where
 
     settings, _, _ = built
@@ -217,15 +217,18 @@ def test_local_chunk_map_allows_what_the_catalog_join_allows(built, tmp_path):
         pytest.skip("the local backend's chunk map")
     store = open_store(settings)
     saved = ChunkMap.load(store.generation)
-    assert saved is not None
-    for chunk_map in (saved, ChunkMap.of(store.catalog)):
-        for f in FILTER_CASES:
+    assert saved is not None and saved.speakers
+    unmapped_speakers = ChunkMap(saved.chunk_ids, saved.chunk_turn, saved.turn_ids, saved.turn_meeting)
+    cases = FILTER_CASES + [Filters(speaker="岸本", kind="executive"), Filters(speaker="村 本", since="2020-01-01"),
+                            Filters(speaker="市長"), Filters(speaker="存在しない人")]
+    for chunk_map in (saved, ChunkMap.of(store.catalog), unmapped_speakers):
+        for f in cases:
             clause, args = where(f)
             join = sorted(r[0] for r in store.catalog.db.execute(
                 "SELECT c.id FROM chunks c JOIN turns t ON t.id = c.turn_id JOIN meetings m ON m.id = t.meeting_id"
                 f" WHERE {clause}", args))
             assert chunk_map.allowed(store.catalog, f).tolist() == join, f
-            assert f.body == "存在しない議会" or join, f  # each case allows something
+            assert "存在しない" in (f.body or "") + (f.speaker or "") or join, f  # each case allows something
     store.close()
 
 
