@@ -40,9 +40,10 @@ NAMED_SPEAKERS_MAX = 3
 REPLY_FROM = 5  # the best turns whose replies are looked up
 REPLY_WITHIN = 3  # turns after the question (the chair calling on the official between)
 REPLY_SHARE = 0.95
-# the keyword search runs beside the query embedding and the dense search (both release the GIL: FAISS, the
-# compiled BM25 scorer, ONNX Runtime): a hybrid search takes the longer of the two, not their sum
-_KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
+# the keyword search runs beside the query embedding and the dense search, and the searches inside a named body or
+# speaker beside the main one (all release the GIL: FAISS, the compiled BM25 scorer, ONNX Runtime): a hybrid search
+# takes about the longest of them on two cores, not their sum
+_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")
 
 
 def english_terms(question: str, bodies: list[str]) -> list[str]:
@@ -79,29 +80,31 @@ class Retriever:
                 mode = "dense"
         pending = None
         if mode in ("hybrid", "keyword") and keyword_text:  # on the other core while the dense search runs
-            pending = _KEYWORD_SEARCH.submit(self.store.search_keyword,
+            pending = _SEARCHES.submit(self.store.search_keyword,
                                              tokenize(keyword_text, self.store.manifest.tokenizer), candidates,
                                              filters)
         rankings = []
         if mode in ("hybrid", "dense"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(query)
-            dense = self.store.search_dense(qvec, candidates, filters)
             named = self.bodies_named(query)[:NAMED_BODIES_MAX] if not (filters and filters.body) else []
+            scoped = [(_SEARCHES.submit(self.store.search_dense, qvec, candidates,
+                                        replace(filters, body=body) if filters else Filters(body=body)),
+                       NAMED_BODY_WEIGHT, True) for body in named]
+            if NAMED_SPEAKER_WEIGHT > 0 and not (filters and filters.speaker):
+                scoped += [(_SEARCHES.submit(self.store.search_dense, qvec, candidates,
+                                             replace(filters, speaker=name) if filters else Filters(speaker=name)),
+                            NAMED_SPEAKER_WEIGHT if is_english(query) else JA_SPEAKER_WEIGHT, False)
+                           for name in self.speakers_named(query)[:NAMED_SPEAKERS_MAX]]
+            dense = self.store.search_dense(qvec, candidates, filters)
             unknown = []
             # turns of meetings whose body the minutes do not state may be the body's too (not for an English
             # question: its cross-lingual similarities are too flat to rank them against the named body's turns)
             if named and not is_english(query):
                 read = self.store.turns(list(dict.fromkeys(c.turn_key for c, _ in dense)))
                 unknown = [(c, s) for c, s in dense if c.turn_key in read and not read[c.turn_key][1].body]
-            for body in named:
-                inside = replace(filters, body=body) if filters else Filters(body=body)
-                ranking = self.store.search_dense(qvec, candidates, inside) + unknown
-                rankings.append((sorted(ranking, key=lambda cs: -cs[1]), NAMED_BODY_WEIGHT))
-            if NAMED_SPEAKER_WEIGHT > 0 and not (filters and filters.speaker):
-                for name in self.speakers_named(query)[:NAMED_SPEAKERS_MAX]:
-                    inside = replace(filters, speaker=name) if filters else Filters(speaker=name)
-                    rankings.append((self.store.search_dense(qvec, candidates, inside),
-                                     NAMED_SPEAKER_WEIGHT if is_english(query) else JA_SPEAKER_WEIGHT))
+            for search, w, in_body in scoped:
+                ranking = search.result()
+                rankings.append((sorted(ranking + unknown, key=lambda cs: -cs[1]) if in_body else ranking, w))
         keyword = pending.result() if pending is not None else []
 
         fused: dict[str, float] = {}

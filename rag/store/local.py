@@ -92,11 +92,12 @@ class LocalStore:
     def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
-        if filters not in self._allowed:
-            self._allowed[filters] = self.chunk_map.allowed(self.catalog, filters)
+        allowed = self._allowed.get(filters)
+        if allowed is None:  # searches run in several threads: never read back what another may have evicted
+            allowed = self._allowed[filters] = self.chunk_map.allowed(self.catalog, filters)
             while len(self._allowed) > 16:
                 self._allowed.popitem(last=False)
-        return self._allowed[filters]
+        return allowed
 
     def _refs(self, ranked: list[tuple[int, float]]) -> list[tuple[ChunkRef, float]]:
         refs = self.catalog.chunks_by_id([i for i, _ in ranked])
