@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -207,12 +208,19 @@ class Retriever:
         if JA_SPEAKER_WEIGHT <= 0:
             return []
         persons = [w for kind, w in proper_nouns(query) if kind == "person" and len(w) >= 2]
-        return [p for p in dict.fromkeys(persons) if any(p in re.sub(r"[\s\u3000]", "", s) for s in self._speakers())]
+        if not persons:
+            return []
+        return [p for p in dict.fromkeys(persons) if any(p in s for s in self._speakers_unspaced)]
 
     def _speakers(self) -> list[str]:
         if self._speaker_names is None:
             self._speaker_names = self.store.facets()["speakers"]
         return self._speaker_names
+
+    @cached_property
+    def _speakers_unspaced(self) -> list[str]:
+        """The speakers' names without spaces (関谷 博 -> 関谷博), once per retriever."""
+        return [re.sub(r"[\s\u3000]", "", s) for s in self._speakers()]
 
     def _bodies(self) -> list[str]:
         if self._body_names is None:
