@@ -21,6 +21,7 @@ from rag.answering.constraints import (Constraint, content_nouns, names_a_person
                                        unmet)
 from rag.indexing.tokens import bigrams
 from rag.records import Answer, Citation, Hit, SpeakerKind
+from rag.retrieval import REPLY_WITHIN  # how far a member's question is from the official's reply
 
 # Calibrated on eval/questions.jsonl (see eval/README.md): below this, abstain (Settings.abstain_below).
 ABSTAIN_BELOW = 0.85
@@ -130,7 +131,6 @@ _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\
 # a sentence that asks (summary minutes write the member's question as 「…を尋ねる。」「…説明されたい。」)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか|尋ねる|尋ねたい|問う|"
                      r"されたい|願いたい")
-REPLY_WITHIN = 3  # turns from a member's question to the official's reply (the chair calling on them between)
 
 
 @dataclass

@@ -208,7 +208,7 @@ class Searcher:
                           (chunk.start, chunk.end))
             c.vectors = {(s, e): v for s, e, v in stored.get(key, [])}
             c.cover = terms.coverage(norm[key], weights, normalised=True)
-            c.penalty = word_penalty(terms, norm[key], weights, self.floor, len(turn.text)) + listing_penalty(turn)
+            c.penalty = turn_penalty(terms, turn, norm[key], weights, self.floor)
             cands.append(c)
         top_keyword = max([c.keyword or 0.0 for c in cands] + [0.0])
         if top_keyword > 0:
@@ -279,6 +279,11 @@ def word_penalty(terms: TopicTerms, text: str, weights: dict[str, float], floor:
     if specific == 1 and length > PASSING_LENGTH:
         return PASSING_PENALTY
     return 0.0
+
+
+def turn_penalty(terms: TopicTerms, turn: Turn, text: str, weights: dict[str, float], floor: float | None) -> float:
+    """What a candidate turn's relevance is lowered by: word_penalty (its normalised `text`) + listing_penalty."""
+    return word_penalty(terms, text, weights, floor, len(turn.text)) + listing_penalty(turn)
 
 
 def listing_penalty(turn: Turn) -> float:
@@ -502,8 +507,7 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
         for c in fresh:
             c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
             c.cover = terms.coverage(c.turn.text, searcher.weights)
-            c.penalty = word_penalty(terms, normalise(c.turn.text), searcher.weights, searcher.floor,
-                                     len(c.turn.text)) + listing_penalty(c.turn)
+            c.penalty = turn_penalty(terms, c.turn, normalise(c.turn.text), searcher.weights, searcher.floor)
         searcher.score(topic, fresh, qvec, stored)
     scored = [by_key[k] for k in partners if k in by_key] + fresh
     return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
