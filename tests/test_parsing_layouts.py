@@ -142,6 +142,29 @@ def test_how_the_house_voted_stays_in_the_chairs_turn(tmp_path):
     assert coverage_problems(d) == []
 
 
+def test_discussnet_text_with_triangle_headings_and_a_bracketed_session_number(tmp_path):
+    """福津市議会's DiscussNet text export (the layout as a public scraper's test quotes it:
+    tee753-byte/mirai-gikai-fukutsu): 「令和　８年　３月定例会（第３回）」 names the session with its number after it,
+    △ marks an agenda heading between two of the chair's lines, and △ before a figure is a minus sign."""
+    f = tmp_path / "fukutsu.txt"
+    f.write_text("令和　８年　３月定例会（第３回）\n\n１　議　事　日　程（５日目）\n令和８年３月23日\n　日程第１　一般質問\n"
+                 "　　　　　　　　　　～～～～～～～～○～～～～～～～～\n　　　　　　　　　　　　開議　午前９時30分\n"
+                 "○議長（髙山賢二）　ただいまから、令和８年第３回福津市議会定例会を再開いたします。\n"
+                 "△日程第１一般質問\n"
+                 "○議長（髙山賢二）　日程第１、一般質問を行います。\n"
+                 "◆３番（山本　祐平）　収支は次のとおりです。\n"
+                 "△５００万円の減額となっております。\n"
+                 "◎市長（福井崇郎）　お答えいたします。\n", encoding="utf-8")
+    d = parse_path(f)
+    m = d.meetings[0]
+    assert (m.body, m.name, m.date) == ("福津市議会", "令和８年３月定例会（第３回）", "2026-03-23")
+    assert m.agenda == ["日程第１\u3000一般質問"]  # the 議事日程 line and the △ heading are one item
+    assert [t.speaker for t in d.turns] == ["議長（髙山賢二）", "議長（髙山賢二）", "３番（山本　祐平）", "市長（福井崇郎）"]
+    assert "△日程第１" not in speech(d) and "日程第１一般質問" in seg_texts(d, SegmentKind.AGENDA_HEADING)[-1]
+    assert "△５００万円の減額" in d.turns[2].text
+    assert coverage_problems(d) == []
+
+
 DEV = Path(__file__).resolve().parent.parent / "corpus" / "dev"
 
 

@@ -32,6 +32,8 @@ SESSION = re.compile(r"(令和|平成|昭和)[\s\u3000]*[0-9０-９元一二三�
                      r"(?:[0-9０-９一二三四五六七八九十]+[\s\u3000]*月[\s\u3000]*)?"
                      r"(?P<body>[^\s\u30000-9０-９第回年]{1,8}?(?:都|道|府|県|市|区|町|村)(?:議会|会)?)?"  # 令和6年第1回山田市議会定例会
                      r"(?:定例会|臨時会|定例議会|臨時議会|緊急議会|議会)")
+# 令和８年３月定例会（第３回）: the session's number written after a month-named session
+SESSION_NUMBER = re.compile(r"^[\s\u3000]*[（(][\s\u3000]*第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*回[\s\u3000]*[）)]")
 COMMITTEE = re.compile(r"委員会|分科会|協議会|審議会|懇談会|会議(?!録)|部会")
 NUMBER = re.compile(r"[（(]?[\s\u3000]*第[\s\u3000]*[0-9０-９一二三四五六七八九十]+[\s\u3000]*(?:号|日目|日)[\s\u3000]*[）)]?")
 CHROME = re.compile(r"閲覧|発言内容|検索|トップ|ホーム|ページ|印刷|ダウンロード|ログイン|メニュー|サイト")
@@ -106,7 +108,9 @@ def find_meeting(lines: list[str]) -> str | None:
             flat = part.replace("\n", " ")
             number = NUMBER.search(flat[s.end():s.end() + 80]) or NUMBER.search(flat)
             session = s.group(0).replace(s.group("body"), "") if s.group("body") else s.group(0)
-            name = _clean(session) + (_paren(number.group(0)) if number else "")
+            numbered = None if "回" in session else SESSION_NUMBER.match(flat[s.end():])
+            name = _clean(session) + (_paren(numbered.group(0)) if numbered else "") + (
+                _paren(number.group(0)) if number else "")
             return _tidy(name)
     for ln in lines[:40]:
         if CHROME.search(ln) and "|" not in ln:

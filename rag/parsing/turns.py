@@ -32,6 +32,9 @@ AGENDA = re.compile(
     r"[(（][0-9０-９]{1,2}[)）]|[0-9０-９]{1,2}[\s\u3000]+(?=\S)|[0-9０-９]{1,2}[.．](?![0-9０-９])|-[\s\u3000]*[(（][0-9０-９]{1,2}[)）]|"
     r"[アイウエオカキクケコ][\s\u3000]+(?=\S))"
 )
+# DiscussNet-style text marks an agenda heading with △ (△日程第１一般質問). A △ before a digit is a minus sign
+# in a budget table (△５００万円), so only a △ before words counts.
+MARKED_HEADING = re.compile(r"^△[\s\u3000]*(?=[^\s\u30000-9０-９,，.．])")
 PROCEDURE = re.compile(
     r"^(休憩|再開|散会|閉会|開会|閉議|開議|延会|以上|特になし。?|"
     r"午[前後][0-9０-９一二三四五六七八九十\s\u3000]+時.{0,10}(開議|散会|休憩|再開|開会|閉会|延会)|"
@@ -269,15 +272,16 @@ class Segmenter:
                 self._seg(SegmentKind.FRONT_MATTER, ln.s_start, ln.s_end, meeting)
                 prev_blank = False
                 continue
-            if (
+            marked = MARKED_HEADING.match(s) is not None and len(s) <= 90 and not s.endswith("。")
+            if marked or (
                 AGENDA.match(s)
                 and (len(s) <= 90 or (len(s) <= 140 and s[0] in "アイウエオカキクケコ"))
                 and not s.endswith("。")
                 and (cur is None or prev_blank)
             ):
                 close()
-                agenda = s
-                headings[meeting].append((s, turns_in_meeting[meeting] > 0))
+                agenda = MARKED_HEADING.sub("", s) if marked else s
+                headings[meeting].append((agenda, turns_in_meeting[meeting] > 0))
                 self._seg(SegmentKind.AGENDA_HEADING, ln.s_start, ln.s_end, meeting)
                 prev_blank = False
                 continue
@@ -351,12 +355,13 @@ class Segmenter:
         sessions_meta = meta.get("sessions") or []
         for i in range(n):
             agenda: list[str] = []
-            for t in self.turns:
-                if t.meeting_id == self.meeting_ids[i] and t.agenda and t.agenda not in agenda:
-                    agenda.append(t.agenda)
-            for h, after in headings[i]:
-                if after and h not in agenda:
-                    agenda.append(h)
+            seen: set[str] = set()  # 日程第１　一般質問 in the 議事日程 and △日程第１一般質問 as a heading are one item
+            for item in [t.agenda for t in self.turns if t.meeting_id == self.meeting_ids[i]] + [
+                    h for h, after in headings[i] if after]:
+                key = re.sub(r"[\s\u3000]", "", item or "")
+                if key and key not in seen:
+                    seen.add(key)
+                    agenda.append(item)
             date = session_dates[i] if n > 1 else None
             date = date or meta.get("date") or (found.date if n == 1 else None)
             place = places[i] if i < len(places) else None
