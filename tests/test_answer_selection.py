@@ -146,7 +146,7 @@ def test_a_reply_meets_the_person_of_the_members_question_it_answers_several_tur
     def neighbours(key):
         i = int(key.split(":")[1])
         return [h for h in hits if i - 3 <= h.turn.order <= i + 1 and h.turn.order != i]
-    cs = [c for c in question_constraints("井上さくら議員が撤廃を求めたのに対し、横浜市はどう判断したか") if c.kind == "person"]
+    cs = [c for c in question_constraints("井上さくら議員が撤廃を求めたのに対し、横浜市はどう判断したか") if c.kind == "asker"]
     assert cs and unmet(cs, hits[-1], neighbours) == []
 
 

@@ -55,11 +55,13 @@ def _kinds(question: str) -> list[tuple[str, str]]:
 
 def test_year_month_meeting_and_municipality_are_read_from_the_question():
     cs = question_constraints("下関市議会の令和6年12月定例会で、タクシー共同配車アプリの導入時期はいつと答弁されたか")
-    assert [(c.kind, c.label, c.year, c.month) for c in cs] == [("date", "令和6年12月", 2024, 12),
+    assert [(c.kind, c.label, c.year, c.month) for c in cs] == [("sitting", "令和6年12月", 2024, 12),
+                                                                 ("body", "下関市議会", None, None),
                                                                  ("place", "下関市", None, None)]
     assert _kinds("第1回長崎市情報化推進計画策定委員会で委員長に選ばれたのは誰か") == [
         ("meeting", "第1回"), ("committee", "情報化推進計画策定委員会"), ("place", "長崎市")]
-    assert _kinds("下関市長は関谷博議員のDXに関する一般質問に対して何と答弁したか") == [("place", "下関市"), ("person", "関谷博")]
+    # the member whose question is answered (checked against the turn the reply answers, not any turn naming him)
+    assert _kinds("下関市長は関谷博議員のDXに関する一般質問に対して何と答弁したか") == [("asker", "関谷博"), ("place", "下関市")]
 
 
 def test_english_question_gives_its_month_and_year():
@@ -158,3 +160,97 @@ def test_a_person_named_by_the_source_meets_the_question_under_a_shortened_label
     assert d.turns[0].speaker == "長島（昭）委員"
     cons = question_constraints("長島昭久議員が取り上げた設置法改正案では、自衛官を何名削減するとされていたか")
     assert any(c.kind == "person" for c in cons) and unmet(cons, hit) == []
+
+
+# ---------------------------------------------------------------- the meeting's own fields (real minutes of corpus/dev)
+
+DEV = CORPUS.parent / "dev"
+
+
+@lru_cache(maxsize=None)
+def _dev_hits(name: str) -> list[Hit]:
+    d = read(file_document(next(DEV.rglob(name))))
+    meetings = {m.id: m for m in d.meetings}
+    return [Hit(f"{name}#{i}", t, meetings[t.meeting_id], 0.0) for i, t in enumerate(d.turns)]
+
+
+def _dev_hit(name: str, text: str) -> Hit:
+    found = [h for h in _dev_hits(name) if text in h.turn.text]
+    assert len(found) == 1, f"{text!r}: {len(found)} turns"
+    return found[0]
+
+
+def _dev_neighbours(name: str):
+    hits = _dev_hits(name)
+    position = {h.turn_key: i for i, h in enumerate(hits)}
+
+    def around(turn_key: str) -> list[Hit]:
+        i = position[turn_key]
+        return [o for o in hits[max(i - 3, 0): i + 2] if o.turn_key != turn_key and o.meeting.id == hits[i].meeting.id]
+
+    return around
+
+
+def _labels(question: str, hit: Hit, neighbours=None) -> list[str]:
+    return [c.label for c in unmet(question_constraints(question), hit, neighbours)]
+
+
+def test_the_year_of_a_sitting_is_the_meetings_not_a_year_its_turns_mention():
+    """沼田町議会 令和6年第1回臨時会 (2024-01-16): the clerk speaks of 令和５年度's budget all through."""
+    hit = _dev_hit("numata_20240116.json", "年度末の見込みを３億７，５００万円とし")
+    cons = question_constraints("沼田町議会の令和5年第1回臨時会で、ふるさと納税の年度末の寄附見込みはいくらとされたか")
+    assert [(c.kind, c.label) for c in cons][:1] == [("sitting", "令和5年")]
+    assert [c.label for c in unmet(cons, hit)] == ["令和5年"]
+    # as a mere year the turn's 令和５年度 met it: that is how the near miss was answered
+    assert unmet([replace(cons[0], kind="date")], hit) == []
+    assert _labels("沼田町議会の令和6年第1回臨時会で、ふるさと納税の年度末の寄附見込みはいくらとされたか", hit) == []
+    # a year that dates something else than the sitting stays a year the evidence may state (令和5年度の見込み)
+    assert _labels("沼田町のふるさと納税の令和5年度末の寄附見込みはいくらか", hit) == []
+
+
+def test_the_day_of_a_sitting_must_be_the_meetings_day():
+    """弘前市議会 2023-02-17: the chair announces the general questions of 3月1日, which are another sitting."""
+    chair = _dev_hit("hirosaki_20230217.txt", "次の本会議は、３月１日午前10時開議とし")
+    assert _labels("弘前市議会で3月1日の一般質問に最初に登壇した議員は誰か", chair) == ["3月1日"]
+    assert _labels("弘前市議会で2月17日の本会議の次の本会議はいつか", chair) == []
+
+
+def test_the_house_is_the_meetings_not_a_house_the_turn_mentions():
+    """参議院憲法審査会 2022-11-09: 熊谷委員 speaks of 奥野信亮衆議院議員."""
+    hit = _dev_hit("sangiin_kenposhinsakai_20221109.json", "札幌地裁の確定判決")
+    assert "衆議院" in hit.turn.text
+    assert _labels("2022年11月の衆議院憲法審査会で熊谷裕人委員は、何の判決を挙げたか", hit) == ["衆議院"]
+    assert _labels("2022年11月の参議院憲法審査会で熊谷裕人委員は、何の判決を挙げたか", hit) == []
+    english = question_constraints("At the House of Representatives constitution commission in November 2022, "
+                                   "what did Kumagai ask for?")
+    assert [c.label for c in unmet(english, hit)] == ["衆議院"]
+
+
+def test_an_assembly_is_the_meetings_body():
+    naie = _dev_hit("naie_20240215.json", "歳入歳出それぞれ８,３４５万６,０００円を追加し")
+    assert _labels("奈井江町議会の補正予算（第7号）で追加された額はいくらか", naie) == []
+    assert _labels("赤井川村議会の補正予算（第7号）で追加された額はいくらか", naie) == ["赤井川村議会", "赤井川村"]
+
+
+def test_a_committee_meeting_is_no_other_committee_it_mentions():
+    """衆議院安全保障委員会 2008-04-11: 長島委員 recalls a debate of the 外務委員会."""
+    hit = _dev_hit("shugiin_anzenhoshoiinkai_20080411.json", "三百四十四名の自衛官の削減")
+    assert "外務委員会" in hit.turn.text
+    assert _labels("2008年4月の衆議院外務委員会で長島昭久議員が取り上げた改正案では何名削減するとされたか", hit) == ["外務委員会"]
+    assert _labels("2008年4月の衆議院安全保障委員会で長島昭久議員が取り上げた改正案では何名削減するとされたか", hit) == []
+
+
+def test_the_member_asking_is_the_one_whose_question_the_reply_answers():
+    """音更町議会 2024-12-17: the reply on tablets answers 石垣議員; 平子議員 is called two turns later."""
+    reply = _dev_hit("otofuke_20241217.html", "こちらについては保護者負担はございません。")
+    around = _dev_neighbours("otofuke_20241217.html")
+    assert _labels("石垣加奈子議員の質問に対し、学校教育部長は保護者負担についてどう答えたか", reply, around) == []
+    assert _labels("平子勇輔議員の質問に対し、学校教育部長は保護者負担についてどう答えたか", reply, around) == ["平子勇輔"]
+    assert [(c.kind, c.label) for c in question_constraints("ぬくもりの湯の再開時にセレモニーを計画しているかという米川議員の"
+                                                           "質問に、総合支所長はどう答えたか")] == [("asker", "米川")]
+
+
+def test_an_ordinal_of_a_work_section_must_be_stated():
+    hit = _dev_hit("otofuke_20241217.html", "柏寿台団地第１工区")
+    assert _labels("柏寿台団地第1工区の公営住宅の引渡しはいつまでに行う予定か", hit) == []
+    assert _labels("柏寿台団地第2工区の公営住宅の引渡しはいつまでに行う予定か", hit) == ["第2工区"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.answering.base import nfkc
-from rag.english import place_stem, places_named
+from rag.english import HOUSES, place_stem, places_named
 from rag.language import is_english, proper_nouns
 from rag.parsing.metadata import find_body
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
@@ -40,6 +40,8 @@ class Constraint:
     year: int | None = None
     month: int | None = None
     said: bool = False  # a date that must be said in the evidence (the meeting's own date does not count)
+    day: int | None = None  # of a sitting: 2026年2月24日の衆議院本会議, 3月1日の一般質問
+    fiscal: bool = False  # a sitting's year written as a fiscal year (令和6年度定例会)
 
     def reason(self, english: bool) -> str:
         if english:
@@ -53,25 +55,104 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     if is_english(question):
         dates = find_english_year_months(question)
         out = [Constraint("date", question[a:b], y, m) for a, b, y, m in dates]
-        out += [Constraint("place", place_stem(name)) for name in places_named(question, places)]
+        named = places_named(question, [*places, *HOUSES])  # either house, whether or not the evidence is from it
+        houses = [n for n in named if n in HOUSES]
+        out += [Constraint("body", houses[0])] if len(houses) == 1 else []
+        out += [Constraint("place", place_stem(name)) for name in named if name not in HOUSES]
         return list(dict.fromkeys(out))
     q = normalise(question)
     figure = bool(_ASKS_FIGURE.search(q))
-    out = [Constraint("date", q[a:b], y, m, said=figure and "年度" in q[a:b]) for a, b, y, m in find_year_months(q)]
+    out = sittings(q)
+    taken = [c.label for c in out]
+    out += [Constraint("date", q[a:b], y, m, said=figure and "年度" in q[a:b]) for a, b, y, m in find_year_months(q)
+            if not any(q[a:b] in t for t in taken)]
+    out += [Constraint("body", b) for b in bodies_named(q)]
     out += [Constraint("meeting", f"第{kanji_number(n)}回") for n in dict.fromkeys(_ORDINAL.findall(q))]
     names = proper_nouns(q)
     out += [Constraint("committee", name) for name in committees_named(q, [w for kind, w in names if kind == "place"])]
     out += [Constraint("item", _item_label(m)) for m in _ITEM.finditer(q) if m.group(1) or m.group(3)]
+    out += [Constraint("ordinal", _ordinal_label(m)) for m in _COUNTER.finditer(q)]
     # a quoted name (「ふくふく母子モ」), not a quoted clause (「インターネットで申請や届出ができる」)
     out += [Constraint("name", nfkc(s)) for s in dict.fromkeys(_QUOTED.findall(q))
             if not any(m.part_of_speech()[0] == "動詞" for m in analyse(s))]
-    out += [Constraint(kind, word) for kind, word in names]
+    # a member whose question a reply answers (「平子議員の質問に対し、学校教育部長は…」): that member's question, not any turn
+    # naming them, must be what the evidence answers
+    askers = askers_named(q)
+    out += [Constraint("asker", a) for a in askers]
+    out += [Constraint(kind, word) for kind, word in names
+            if not (kind == "person" and any(word in a or a in word for a in askers))]
     # what a figure is asked of: 「発電出力は何万キロワットか」 is not answered by a figure of 導入容量; only a compound of
     # two or more nouns is specific enough to check (a single word, 手続 or 会期, is often said otherwise: 手續, 会議期間)
     labels = [c.label for c in out]
     out += [Constraint("subject", m.group("subj")) for m in _COUNTED_SUBJECT.finditer(q)
             if len(subject_nouns(m.group("subj"))) >= 2 and not any(m.group("subj") in lab or lab in m.group("subj") for lab in labels)]
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
+
+
+# a year, a month or a day that dates the sitting the question is about (「2022年11月の参議院憲法審査会で」
+# 「令和5年第1回臨時会で」「3月1日の一般質問に」): the meeting's own date must be it, whatever years its turns mention
+_SITTING_AFTER = re.compile(r"^(?:の|に(?:開かれた|開催された|行われた))?[^、。？?「」『』]{0,24}?"
+                            r"(?:本会議|委員会|審査会|調査会|協議会|分科会|定例会|臨時会|緊急議会|議会|市会|衆議院|参議院|一般質問)")
+_FISCAL_SITTING = re.compile(r"^(?:[0-9０-９一二三四五六七八九十]+月)?(?:定例会|臨時会|緊急議会|第[0-9０-９一二三四五六七八九十]+回(?:定例会|臨時会))")
+_DAY = re.compile(r"^([0-9０-９一二三四五六七八九十]+)日")
+_MONTH_DAY = re.compile(r"(?<![年0-9０-９一二三四五六七八九十])([0-9０-９一二三四五六七八九十]{1,2})月([0-9０-９一二三四五六七八九十]{1,3})日")
+
+
+def sittings(q: str) -> list[Constraint]:
+    """The dates of the sitting a (normalised) question names: year, month and day as far as it states them."""
+    out, spans = [], []
+    for a, b, y, m in find_year_months(q):
+        fiscal = "年度" in q[a:b]
+        day = None
+        d = _DAY.match(q[b:]) if m else None
+        if d:
+            day, b = kanji_number(d.group(1)), b + d.end()
+        if (_FISCAL_SITTING.match(q[b:]) if fiscal else _SITTING_AFTER.match(q[b:])):
+            out.append(Constraint("sitting", q[a:b], y, m, day=day, fiscal=fiscal))
+            spans.append((a, b))
+    for md in _MONTH_DAY.finditer(q):
+        if not any(a <= md.start() < b for a, b in spans) and _SITTING_AFTER.match(q[md.end():]):
+            out.append(Constraint("sitting", md.group(0), None, kanji_number(md.group(1)), day=kanji_number(md.group(2))))
+    return out
+
+
+# the assembly or house the question says it was said in: 衆議院/参議院 (not 衆議院議員…), 〇〇市議会, 横浜市会
+_HOUSE = re.compile(r"(衆議院|参議院)(?!議員|議長|選挙|選|の?議員)")
+_CITY_COUNCIL = re.compile(r"(?<![一-龥])([一-龥]{1,5}市)会(?=で|の|に|は|が|において)")
+
+
+def bodies_named(q: str) -> list[str]:
+    houses = list(dict.fromkeys(_HOUSE.findall(q)))
+    if houses:
+        return houses if len(houses) == 1 else []  # both named: a bill passed by one and sent to the other
+    body = find_body(q)
+    if body and body.endswith("議会") and body not in ("衆議院", "参議院"):
+        return [body]
+    m = _CITY_COUNCIL.search(q)
+    return [m.group(1) + "会"] if m else []
+
+
+# an ordinal of something other than a meeting or an item (第1工区, 第2期, 第三次): the evidence must state that one
+_COUNTER = re.compile(r"第([0-9０-９一二三四五六七八九十]+)(工区|期|次|弾|段階|条|項|款|章|編|部|区)(?![一-龥])")
+
+
+def _ordinal_label(m: re.Match) -> str:
+    return f"第{kanji_number(m.group(1))}{m.group(2)}"
+
+
+# 「平子勇輔議員の質問に対し」「白井議員が…と求めたのに対し」「井上委員の一般質問への答弁」: the member asking
+_ASKER = re.compile(r"(?:議員|委員|君|氏|さん)(?:の[^、。？]{0,20}?(?:質問|質疑|要望|指摘|提案)(?:に対し|に対して|への|を受け|に)|"
+                    r"が[^、。？]{0,40}?(?:求め|質問し|尋ね|問う|問い|提案し|指摘し|要望し)[^、。？]{0,6}?(?:のに対し|に対して|を受け))")
+_ASKER_BOUNDARY = re.compile(r"[のはでがにをと、。「」（）()\s　0-9０-９]")
+
+
+def askers_named(q: str) -> list[str]:
+    out = []
+    for m in _ASKER.finditer(q):
+        name = re.sub(r"^[ぁ-ん]+(?=[一-龥ァ-ヶ])", "", _ASKER_BOUNDARY.split(q[:m.start()])[-1])  # という米川 -> 米川
+        if len(name) >= 2 and name not in out:
+            out.append(name)
+    return out
 
 
 # a figure asked of something: 「契約金額はいくらか」「発電出力は何万キロワットか」「予算総額がいくらになるのか」
@@ -141,12 +222,25 @@ def names_a_person(sentence: str, hit: Hit | None = None) -> bool:
 def unmet(constraints: list[Constraint], hit: Hit,
           neighbours: Callable[[str], list[Hit]] | None = None) -> list[Constraint]:
     """The constraints that neither the turn (which holds the cited sentences), its meeting nor the turns
-    next to it meet (a reply leaves the place or person of the member's question it answers unsaid)."""
+    next to it meet (a reply leaves the place or person of the member's question it answers unsaid). The sitting's
+    date, the house or assembly and a committee whose meeting this is are the meeting's own; the member asking is
+    the one whose question the turn answers."""
     own = _evidence(hit)
-    missing = [c for c in constraints if not _meets(c, own, hit)]
-    if missing and neighbours is not None:
+    missing = []
+    for c in constraints:
+        if c.kind in ("sitting", "body"):
+            if not _meets_meeting(c, hit, neighbours):
+                missing.append(c)
+        elif c.kind == "asker":
+            asker = _asker_met(c, hit, neighbours)
+            if not (asker or _meets(c, own, hit)) and (asker is False or neighbours is None or not _meets(
+                    c, "\n".join(_evidence(h) for h in neighbours(hit.turn_key)), hit)):
+                missing.append(c)
+        elif not _meets(c, own, hit):
+            missing.append(c)
+    if neighbours is not None and any(c.kind not in ("sitting", "body", "asker") for c in missing):
         around = "\n".join(_evidence(h) for h in neighbours(hit.turn_key))
-        missing = [c for c in missing if not _meets(c, around, hit)]
+        missing = [c for c in missing if c.kind in ("sitting", "body", "asker") or not _meets(c, around, hit)]
     if any(c.kind in ("person", "place") for c in missing) and neighbours is not None \
             and hit.turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT):
         asked = _question_answered(hit, neighbours)
@@ -181,7 +275,66 @@ def _question_answered(hit: Hit, neighbours: Callable[[str], list[Hit]]) -> Hit 
 def _uncheckable(c: Constraint, hit: Hit) -> bool:
     m = hit.meeting
     return ((c.kind == "date" and not m.date and not c.said) or (c.kind == "place" and not (m.body or m.place))
-            or (c.kind in ("meeting", "committee") and not m.name))
+            or (c.kind in ("meeting", "committee") and not m.name) or (c.kind == "body" and not m.body)
+            or (c.kind == "sitting" and not m.date and not _years_of_name(m.name) and c.year is None))
+
+
+def _years_of_name(name: str | None) -> list[tuple[int, int | None, bool]]:
+    n = nfkc(name or "")
+    return [(y, mo, "年度" in n[a:b]) for a, b, y, mo in find_year_months(n)]
+
+
+def _sitting_met(c: Constraint, hit: Hit) -> bool | None:
+    """Whether the meeting is the sitting the question dates; None when neither its date nor its name says."""
+    m = hit.meeting
+    if m.date:
+        y, mo, d = (int(x) for x in m.date.split("-")[:3])
+        fy = y if mo >= 4 else y - 1
+        if (c.year is None or c.year == (fy if c.fiscal else y)) and (c.month is None or c.month == mo) \
+                and (c.day is None or c.day == d):
+            return True
+    named = _years_of_name(m.name)
+    if named and any(c.year == y and (c.month is None or mo is None or c.month == mo) for y, mo, _ in named):
+        return True
+    return False if (m.date or named) else None
+
+
+def _committee_meeting(name: str | None) -> bool:
+    return bool(re.search(r"委員会|審査会|調査会|協議会|分科会", nfkc(name or "")))
+
+
+def _flat(s: str | None) -> str:
+    return re.sub(r"[（）()\s　]", "", nfkc(s or ""))
+
+
+def _meets_meeting(c: Constraint, hit: Hit, neighbours: Callable[[str], list[Hit]] | None) -> bool:
+    """The constraints whose field is the meeting's or the turn's own, checked there (True: met; False: not met or
+    not of these kinds). What the meeting does not state falls back to the words of the evidence."""
+    m = hit.meeting
+    if c.kind == "sitting":
+        met = _sitting_met(c, hit)
+        if met is None and c.year is not None:  # no date nor year in the meeting's name: years the turns say
+            return _meets(Constraint("date", c.label, c.year, c.month), _evidence(hit), hit)
+        return bool(met)
+    if c.kind == "body" and m.body:
+        body, label = nfkc(m.body), nfkc(c.label)
+        if label in ("衆議院", "参議院"):
+            return label in body
+        # an assembly: the meeting's body, or its name in the turn's own words when the body was read otherwise
+        return label in body or (len(body) >= 3 and body in label) or label in _evidence(hit)
+    return False
+
+
+def _asker_met(c: Constraint, hit: Hit, neighbours: Callable[[str], list[Hit]] | None) -> bool | None:
+    """A member's own turn, or the reply to their question; None when the turn's asker cannot be told."""
+    name = _flat(c.label)
+    if hit.turn.kind is SpeakerKind.MEMBER:
+        return name in _flat(hit.turn.speaker) + _flat(hit.turn.speaker_name)
+    if hit.turn.kind in (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT) and neighbours is not None:
+        asked = _question_answered(hit, neighbours)
+        if asked is not None:
+            return name in _flat(asked.turn.speaker) + _flat(asked.turn.speaker_name)
+    return None
 
 
 def _evidence(hit: Hit) -> str:
@@ -190,7 +343,12 @@ def _evidence(hit: Hit) -> str:
     parts = (t.speaker, t.speaker_name, t.agenda, t.text, m.body, m.name, m.place, " ".join(m.agenda))
     text = "|".join(nfkc(p or "") for p in parts).lower()  # normalised as the question's labels are
     text = _ORDINAL.sub(lambda m: f"第{kanji_number(m.group(1))}回", text)  # 第三回 -> 第3回, as labels are
+    text = _COUNTER.sub(_ordinal_label, text)
     return _ITEM.sub(lambda m: _item_label(m) if (m.group(1) or m.group(3)) else m.group(0), text)
+
+
+def _evidence_of_meeting(hit: Hit) -> str:
+    return "|".join(nfkc(p or "") for p in (hit.meeting.body, hit.meeting.name)).lower()
 
 
 def _item_label(m: re.Match) -> str:
@@ -198,11 +356,17 @@ def _item_label(m: re.Match) -> str:
 
 
 def _meets(c: Constraint, text: str, hit: Hit) -> bool:
+    if c.kind in ("sitting", "body"):  # checked on the meeting (_meets_meeting)
+        return False
+    if c.kind == "asker":
+        return c.label in text
     if c.kind == "meeting":  # a meeting whose name states its number is that meeting, whatever its turns mention
         own = _ORDINAL.findall(nfkc(hit.meeting.name))
         if own:
             return c.label in {f"第{kanji_number(n)}回" for n in own}
     if c.kind == "committee":
+        if _committee_meeting(hit.meeting.name):  # a committee's own meeting is no other committee, whatever it mentions
+            return _names_committee(nfkc(c.label).lower(), _evidence_of_meeting(hit))
         return _names_committee(nfkc(c.label).lower(), text)
     if c.kind == "subject":
         return all(n in text for n in subject_nouns(c.label))
