@@ -180,6 +180,45 @@ def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lo
     assert word_penalty(common, normalise("村税条例の一部を改正する条例"), wc, floor, 20) == 0.0
 
 
+def _sample_turn(doc: str, quote: str):
+    from rag.sources.folder import parse_file
+
+    d = parse_file(next((ROOT / "corpus" / "sample").rglob(doc)))
+    return next(t for t in d.turns if quote in t.text)
+
+
+def test_topic_words_are_found_under_their_other_spellings():
+    from rag.indexing.tokens import normalise
+    from rag.timeline.core import GENERIC_PENALTY, common_floor, word_penalty
+    from rag.timeline.terms import VARIANT_GROUPS, topic_terms
+
+    # one table, each word in one group only
+    words = [w for g in VARIANT_GROUPS for w in g]
+    assert len(words) == len(set(words)) and all(len(g) >= 2 for g in VARIANT_GROUPS)
+    t = topic_terms("デジタルデバイド対策")
+    # the analyser splits デジタルデバイド (デジタル + デバイド): the group word is a word of the topic in its own right
+    assert "デジタルデバイド" in t.parts and "デジタル格差" in t.spellings("デジタルデバイド")
+    assert "デジタル格差対策" in t.spellings("デジタルデバイド対策")
+    # of a group, the longest word the topic holds; a word inside another group's word is left out
+    assert dict(topic_terms("物価高騰対策").variants)["物価高騰"] == ("物価高", "物価上昇")
+    assert dict(topic_terms("生成AIの活用").variants)["生成ai"] == ("生成系ai", "生成型ai")  # not 生成人工知能
+    assert topic_terms("システム標準化").variants == ()
+    assert topic_terms("物価高騰対策").count("物価高騰", "物価高騰と物価高、物価上昇") == 3  # 物価高 in 物価高騰 once
+
+    # real minutes (墨田区議会's report on 盛岡市, 2023-08-22): a member asks about the digital divide as デジタル格差
+    turn = _sample_turn("004_2aca453d231e7187.txt", "デジタル格差の解消についてお伺いします")
+    text = normalise(turn.text)
+    n = 10000
+    w = t.index_weights({"デジタルデバイド対策": 2, "デジタル": 2500, "デバイド": 5, "対策": 300,
+                         "デジタルデバイド": 5}, n)
+    floor = common_floor(n)
+    assert t.mentions(text, w, floor, normalised=True) == (True, 1)  # named by a specific word: デジタル格差
+    assert word_penalty(t, text, w, floor, len(turn.text)) == 0.0
+    plain = topic_terms("デジタルデバイド対策").__class__(t.parts, t.compounds)  # the same words, no variants
+    assert word_penalty(plain, text, w, floor, len(turn.text)) == GENERIC_PENALTY  # デジタル and 対策 alone
+    assert t.coverage(text, w) > plain.coverage(text, w)
+
+
 def test_lists_of_the_meetings_business_rank_lower():
     from rag.records import SpeakerKind, Turn
     from rag.timeline.core import LISTING_PENALTY, listing_penalty

@@ -28,15 +28,71 @@ _WAY = ("方",)  # 働き方改革: a verb's stem + 方 is a noun, part of the c
 # hiragana (きれい, 大きな) does not
 _COMPOUNDING = re.compile(r"^[\u4e00-\u9fff\u30a0-\u30ffa-z0-9]+$")
 
+# Words council minutes write in more than one way for the same thing: loanword and native term (デジタルデバイド /
+# デジタル格差), the official name and the everyday one (個人番号カード / マイナンバーカード), okurigana (引上げ /
+# 引き上げ), kana or kanji (子ども / 子供). General council and local-government vocabulary, one group a line, each
+# word interchangeable with the others of its group; not a list of the evaluation sets' topics. A topic word holding
+# one of them (デジタルデバイド対策) is also found in a turn by the others (デジタル格差対策), and a group word the
+# topic holds but the analyser split (デジタル + デバイド) is a word of the topic itself (TopicTerms.variants).
+VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("デジタルデバイド", "デジタル・デバイド", "デジタル格差", "情報格差"),
+    ("マイナンバーカード", "個人番号カード"),
+    ("マイナ保険証", "マイナンバー保険証"),
+    ("LGBT", "性的少数者", "性的マイノリティ"),
+    ("物価高騰", "物価高", "物価上昇"),
+    ("生成AI", "生成系AI", "生成型AI"),
+    ("AI", "人工知能"),
+    ("DX", "デジタルトランスフォーメーション", "デジタル・トランスフォーメーション"),
+    ("ICT", "情報通信技術"),
+    ("デジタル人材", "DX人材", "ICT人材", "IT人材"),
+    ("電子申請", "オンライン申請"),
+    ("SDGs", "持続可能な開発目標"),
+    ("期末手当", "ボーナス"),
+    ("行方不明", "所在不明"),
+    ("障害者", "障がい者", "障碍者"),
+    ("子ども", "子供", "こども"),
+    ("空き家", "空家"),
+    ("ごみ", "ゴミ"),
+    ("引上げ", "引き上げ"),
+    ("引下げ", "引き下げ"),
+    ("取組", "取り組み", "取組み"),
+    ("申込", "申し込み", "申込み"),
+    ("見直し", "見直"),
+)
+
 
 @dataclass(frozen=True)
 class TopicTerms:
     parts: tuple[str, ...]  # single nouns (normalised surface, ≥ 2 characters or ASCII), stop nouns left out
     compounds: tuple[str, ...]  # runs of nouns as written (マイナンバーカード, システム標準化), ≥ 2 characters
+    # other spellings of a unit (VARIANT_GROUPS): デジタルデバイド対策 -> (デジタル格差対策, 情報格差対策, …)
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def units(self) -> tuple[str, ...]:
         return self.compounds + self.parts
+
+    def spellings(self, unit: str) -> tuple[str, ...]:
+        """The unit and its other spellings (VARIANT_GROUPS)."""
+        for u, alts in self.variants:
+            if u == unit:
+                return (unit,) + alts
+        return (unit,)
+
+    def found(self, unit: str, text: str) -> bool:
+        """Whether `text` (normalised) holds the unit in any of its spellings."""
+        return any(s in text for s in self.spellings(unit))
+
+    def count(self, unit: str, text: str) -> int:
+        """How often `text` (normalised) names the unit, in any of its spellings (a spelling inside another counts
+        once: 物価高 inside 物価高騰)."""
+        n = 0
+        for i, s in enumerate(self.spellings(unit)):
+            n += text.count(s)
+            for longer in self.spellings(unit)[:i] + self.spellings(unit)[i + 1:]:
+                if s in longer and s != longer:
+                    n -= text.count(longer)
+        return max(n, 0)
 
     def coverage(self, text: str, weights: dict[str, float] | None = None, normalised: bool = False) -> float:
         """Share of the topic's words found in `text` (NFKC, lower case): a compound counts whole, or by the
@@ -50,17 +106,17 @@ class TopicTerms:
         for c in self.compounds:
             wc = w.get(c, 1.0)
             den += wc
-            if c in t:
+            if self.found(c, t):
                 num += wc
                 continue
             inner = [p for p in self.parts if p in c]
             total = sum(w.get(p, 1.0) for p in inner)
             if total > 0:
-                num += 0.5 * wc * sum(w.get(p, 1.0) for p in inner if p in t) / total
+                num += 0.5 * wc * sum(w.get(p, 1.0) for p in inner if self.found(p, t)) / total
         for p in self.parts:
             if not any(p in c for c in self.compounds):
                 den += w.get(p, 1.0)
-                num += w.get(p, 1.0) if p in t else 0.0
+                num += w.get(p, 1.0) if self.found(p, t) else 0.0
         return num / den if den > 0 else 0.0
 
     def index_weights(self, df: dict[str, int], n: int) -> dict[str, float]:
@@ -79,7 +135,7 @@ class TopicTerms:
         found = False
         most = 0
         for u in self.units:
-            n = t.count(u)
+            n = self.count(u, t)
             if n:
                 found = True
                 if weights.get(u, 0.0) >= floor:
@@ -93,7 +149,7 @@ class TopicTerms:
         Compounds weigh as much as the rarest word."""
         norm = texts if normalised else [normalise(x) for x in texts]
         n = len(norm)
-        w = {u: math.log((n + 1) / (sum(u in x for x in norm) + 0.5)) for u in self.units}
+        w = {u: math.log((n + 1) / (sum(self.found(u, x) for x in norm) + 0.5)) for u in self.units}
         # a compound is what the topic is about: it counts at least as much as any single word, however common it is
         # among candidates that were found by searching for it (in a large index, nearly all of them hold it)
         top = max(w.values(), default=0.0)
@@ -135,4 +191,30 @@ def topic_terms(topic: str) -> TopicTerms:
         else:
             close()
     close()
-    return TopicTerms(tuple(dict.fromkeys(parts)), tuple(dict.fromkeys(compounds)))
+    text = normalise(topic)
+    for g, _ in _variant_words(text):
+        # a group word the topic holds inside a compound (デジタルデバイド in デジタルデバイド対策, which the analyser
+        # may also have split: デジタル + デバイド): a word of the topic in its own right
+        if g not in parts and g not in compounds and g not in STOP_NOUNS and any(g in c for c in compounds):
+            parts.append(g)
+    variants = []
+    for u in list(dict.fromkeys(compounds)) + list(dict.fromkeys(parts)):
+        alts = [u.replace(g, o) for g, group in _variant_words(u) for o in group if o != g]
+        alts = [a for a in dict.fromkeys(alts) if a != u]
+        if alts:
+            variants.append((u, tuple(alts)))
+    return TopicTerms(tuple(dict.fromkeys(parts)), tuple(dict.fromkeys(compounds)), tuple(variants))
+
+
+_VARIANTS = tuple(tuple(normalise(w) for w in group) for group in VARIANT_GROUPS)
+
+
+def _variant_words(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The VARIANT_GROUPS words `text` (normalised) holds, each with its group: of a group, the longest word found (物価高騰,
+    not 物価高 inside it); a word inside another group's word found there is left out (ai inside 生成ai)."""
+    found = []
+    for group in _VARIANTS:
+        here = [g for g in group if g in text and (len(g) >= 2 or _ASCII_WORD.fullmatch(g))]
+        if here:
+            found.append((max(here, key=len), group))
+    return [(g, grp) for g, grp in found if not any(g != h and g in h for h, _ in found)]
