@@ -219,6 +219,34 @@ def test_topic_words_are_found_under_their_other_spellings():
     assert t.coverage(text, w) > plain.coverage(text, w)
 
 
+def test_words_of_procedure_do_not_tell_which_matter_a_turn_is_about():
+    from rag.indexing.tokens import normalise
+    from rag.sources.folder import parse_file
+    from rag.timeline.core import GENERIC_PENALTY, common_floor, word_penalty
+    from rag.timeline.terms import PROCEDURE_WORDS, topic_terms
+
+    t = topic_terms("監査委員の選任")
+    n = 10000
+    w = t.index_weights({"監査": 90, "選任": 110}, n)  # both rare in the index (as in corpus/dev: 4.6 and 4.4)
+    floor = common_floor(n)
+    assert "選任" in PROCEDURE_WORDS and w["選任"] > floor and not t.specific("選任", w, floor)
+    assert t.specific("監査", w, floor)
+    # real minutes (品川区議会 2024-05-27): the chair calls the other appointments of the session by the same word
+    d = parse_file(ROOT / "corpus" / "dev" / "municipal" / "shinagawa_20240527.js")
+
+    def pen(quote: str) -> float:
+        turn = next(x for x in d.turns if quote in x.text)
+        return word_penalty(t, normalise(turn.text), w, floor, len(turn.text))
+
+    assert pen("常任委員の選任について") == GENERIC_PENALTY
+    assert pen("特別委員はお手元に配付の特別委員名簿のとおり選任することに決定いたしました") == GENERIC_PENALTY
+    assert pen("第43号議案、監査委員の選任同意につきまして、ご説明申し上げます") == 0.0  # the topic's own matter
+    # a topic of procedure words alone: they cannot tell turns apart, no turn is lowered for them
+    only = topic_terms("選任の同意")
+    wo = only.index_weights({"選任": 110, "同意": 200}, n)
+    assert word_penalty(only, normalise("常任委員の選任について"), wo, floor, 11) == 0.0
+
+
 def test_lists_of_the_meetings_business_rank_lower():
     from rag.records import SpeakerKind, Turn
     from rag.timeline.core import LISTING_PENALTY, listing_penalty

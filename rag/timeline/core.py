@@ -268,10 +268,10 @@ def common_floor(n: int) -> float:
 
 def word_penalty(terms: TopicTerms, text: str, weights: dict[str, float], floor: float | None, length: int) -> float:
     """GENERIC_PENALTY for a turn (normalised `text`) that holds some of the topic's words but none weighing at least
-    `floor`; PASSING_PENALTY for a turn longer than PASSING_LENGTH that names the topic by such a word only once;
-    0 otherwise, and always 0 without index-wide weights (`floor` None) or when none of the topic's words weighs
-    that much."""
-    if floor is None or not any(w >= floor for w in weights.values()):
+    `floor` (a word of procedure such as 選任 never counts: terms.PROCEDURE_WORDS); PASSING_PENALTY for a turn longer
+    than PASSING_LENGTH that names the topic by such a word only once; 0 otherwise, and always 0 without index-wide
+    weights (`floor` None) or when no topic word is specific."""
+    if floor is None or not any(terms.specific(u, weights, floor) for u in weights):
         return 0.0  # every topic word is common (「補正予算」 in a corpus of budgets): the words cannot tell turns apart
     found, specific = terms.mentions(text, weights, floor, normalised=True)
     if found and not specific:

@@ -21,6 +21,14 @@ STOP_NOUNS = {
     "局長", "大臣", "議員", "委員", "議会", "執行部", "理事者", "説明", "内容", "件", "点", "こと", "もの", "ため",
     "について", "どう", "いつ", "何", "なに", "ところ", "ほう", "場合", "関係", "一覧", "時系列", "全て", "すべて",
 }
+# Nouns that name a step of council procedure, not a subject: every agenda item is appointed, amended, approved,
+# reported or ended (常任委員の選任, 村税条例の改正, 以上で質疑を終了いたします). In a topic (「監査委員の選任」) such a
+# word, however rare in the index, does not say which matter a turn is about: a turn holding it and none of the topic's
+# other specific words holds only common ones (TopicTerms.mentions; rag.timeline.core.word_penalty).
+PROCEDURE_WORDS = frozenset({
+    "選任", "任命", "選挙", "同意", "承認", "認定", "改正", "一部改正", "制定", "廃止", "設置", "指定", "締結", "変更",
+    "決定", "報告", "提出", "議決", "可決", "採決", "審査", "審議", "専決処分", "終了", "上程", "議題",
+})
 _NOUNISH = ("名詞", "接尾辞", "接頭辞")
 _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9.\-]*", re.I)
 _WAY = ("方",)  # 働き方改革: a verb's stem + 方 is a noun, part of the compound
@@ -129,8 +137,9 @@ class TopicTerms:
     def mentions(self, text: str, weights: dict[str, float], floor: float, normalised: bool = False
                  ) -> tuple[bool, int]:
         """Whether `text` holds any of the topic's words, and how often it names the topic by a specific one (a word
-        weighing at least `floor`: the most frequent such word's count). A turn that holds only the topic's common
-        words (改正 and 条例 of 「手数料条例の改正」, found in every bill's title) is not thereby about it."""
+        weighing at least `floor` and not a PROCEDURE_WORDS word: the most frequent such word's count). A turn that
+        holds only the topic's common words (改正 and 条例 of 「手数料条例の改正」, found in every bill's title; 選任 of
+        「監査委員の選任」, said of every appointment) is not thereby about it."""
         t = text if normalised else normalise(text)
         found = False
         most = 0
@@ -138,9 +147,14 @@ class TopicTerms:
             n = self.count(u, t)
             if n:
                 found = True
-                if weights.get(u, 0.0) >= floor:
+                if self.specific(u, weights, floor):
                     most = max(most, n)
         return found, most
+
+    @staticmethod
+    def specific(unit: str, weights: dict[str, float], floor: float) -> bool:
+        """Whether a topic word tells turns apart: it weighs at least `floor` and names no step of procedure."""
+        return weights.get(unit, 0.0) >= floor and unit not in PROCEDURE_WORDS
 
     def pool_weights(self, texts: list[str], normalised: bool = False) -> dict[str, float]:
         """Each topic word's weight from how many of `texts` (the topic's candidate turns) hold it: ln((N + 1) /
