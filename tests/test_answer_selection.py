@@ -93,7 +93,10 @@ def test_a_figure_is_asked_of_a_compound_subject_that_the_evidence_must_name():
     from rag.answering.constraints import question_constraints, subject_nouns
     def subjects(q):
         return [c.label for c in question_constraints(q) if c.kind == "subject"]
-    assert subjects("福岡市の防災無線設備更新工事の契約金額はいくらか") == ["契約金額"]
+    # with what it is of (Xの): 防災無線設備更新工事's 契約金額, 航空自衛隊's 定数; a place before it is a constraint of its own
+    assert subjects("福岡市の防災無線設備更新工事の契約金額はいくらか") == ["防災無線設備更新工事の契約金額"]
+    assert subjects("航空自衛隊の定数は平成9年比でどの程度削減されていたか") == ["航空自衛隊の定数"]
+    assert subjects("墨田区の価格高騰重点支援給付金は1世帯当たりいくら支給されるのか") == ["価格高騰重点支援給付金"]
     assert subjects("響灘沖の洋上風力発電事業で想定されている発電出力は何万キロワットか") == ["発電出力"]
     assert subjects("墨田区の令和6年度一般会計は、12月緊急議会の補正後に予算総額がいくらになるのか") == ["予算総額"]
     assert subject_nouns("予算総額") == ["予算", "総額"]  # 「予算の総額は」 names it
@@ -234,3 +237,35 @@ def test_an_english_question_is_answered_on_the_scale_of_japanese_ones():
     assert not a.abstained and a.citations[0].speaker == "川端委員", a.answer
     a = answerer.answer("議運で諮る前に何が一番だと川端委員は述べたか", [hit])  # the same similarity in Japanese: too low
     assert a.abstained
+
+
+def test_a_figure_of_another_kind_than_the_one_asked_does_not_answer():
+    """衆議院安全保障委員会 2008-04-11 (corpus/dev): 三百四十四名 is of 自衛官 in general, 一五％ of 陸上自衛隊; a question on
+    海上自衛官 or 航空自衛隊 is not answered by them. 国土交通委員会 2023-04-19: 「四％の割引率」 is the 社会的な割引率
+    the turn speaks of, so it answers a question on 社会的割引率."""
+    from pathlib import Path
+
+    from rag.answering.constraints import question_constraints, subject_nouns
+    from rag.answering.extractive import _compound, _says_subject, _Sentence
+    from rag.readers import read
+    from rag.records import Hit
+    from rag.sources.folder import file_document
+
+    def sentence(doc: str, text: str) -> _Sentence:
+        d = read(file_document(next((Path(__file__).resolve().parent.parent / "corpus" / "dev").rglob(doc))))
+        t = d.turns[0]
+        start = t.text.index(text)
+        return _Sentence(Hit("t", t, d.meetings[0], 0.0), start, start + len(text))
+
+    def subjects(question: str):
+        return [(nouns, _compound(part)) for c in question_constraints(question) if c.kind == "subject"
+                for part in c.label.split("の") if len(nouns := subject_nouns(part)) >= 2]
+
+    total = sentence("shugiin_anzenhoshoiinkai_20080411.json", "今回、三百四十四名の自衛官の削減で")
+    assert _says_subject(total, subjects("設置法改正案では、自衛官の定員は何名削減されるとされたか"))
+    assert not _says_subject(total, subjects("設置法改正案では、海上自衛官は何名削減されるとされたか"))
+    ground = sentence("shugiin_anzenhoshoiinkai_20080411.json", "陸上自衛隊の場合は実に一五％近く定数が削減されて")
+    assert _says_subject(ground, subjects("陸上自衛隊の定数は平成9年比でどの程度削減されていたか"))
+    assert not _says_subject(ground, subjects("航空自衛隊の定数は平成9年比でどの程度削減されていたか"))
+    rate = sentence("shugiin_kokudokotsuiinkai_20230419.json", "四％の割引率で計算したことによって")
+    assert _says_subject(rate, subjects("公共事業評価で使われてきた社会的割引率は何％か"))

@@ -84,8 +84,13 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     # what a figure is asked of: 「発電出力は何万キロワットか」 is not answered by a figure of 導入容量; only a compound of
     # two or more nouns is specific enough to check (a single word, 手続 or 会期, is often said otherwise: 手續, 会議期間)
     labels = [c.label for c in out]
-    out += [Constraint("subject", m.group("subj")) for m in _COUNTED_SUBJECT.finditer(q)
-            if len(subject_nouns(m.group("subj"))) >= 2 and not any(m.group("subj") in lab or lab in m.group("subj") for lab in labels)]
+    for m in _COUNTED_SUBJECT.finditer(q):
+        subj = m.group("subj")
+        head = subj.split("の")[-1]
+        if any(lab in subj[:len(subj) - len(head)] for lab in labels):  # 墨田区の給付金: the place is checked already
+            subj = head
+        if len(subject_nouns(subj)) >= 2 and not any(subj in lab or lab in subj for lab in labels):
+            out.append(Constraint("subject", subj))
     return [c for c in dict.fromkeys(out) if c.label not in _ERA_NAMES]
 
 
@@ -156,7 +161,7 @@ def askers_named(q: str) -> list[str]:
 
 
 # a figure asked of something: 「契約金額はいくらか」「発電出力は何万キロワットか」「予算総額がいくらになるのか」
-_COUNTED_SUBJECT = re.compile(r"(?P<subj>[一-龥ァ-ヶー々・]{2,20})(?:は|が|を)[、，]?[^、。？?]{0,12}?"
+_COUNTED_SUBJECT = re.compile(r"(?<![一-龥ァ-ヶー々・0-9０-９])(?P<subj>(?:[一-龥ァ-ヶー々・]{2,12}の)?[一-龥ァ-ヶー々・]{2,20})(?:は|が|を)[、，]?[^、。？?]{0,12}?"
                               r"(?:何[万億千百]?(?:円|人|名|件|回|日|時|年|か所|箇所|校|台|基|棟|戸|社|団体|世帯|倍|割|%|％|キロ|トン)|"
                               r"いくら|どれ(?:だけ|くらい|ほど)|どの(?:くらい|程度))")
 
@@ -164,7 +169,11 @@ _COUNTED_SUBJECT = re.compile(r"(?P<subj>[一-龥ァ-ヶー々・]{2,20})(?:は|
 def subject_nouns(label: str) -> list[str]:
     """The nouns of a subject, each to be found in the evidence (予算総額 -> 予算, 総額: 「予算の総額は」 meets it)."""
     return [nfkc(m.surface()).lower() for m in analyse(label)
-            if m.part_of_speech()[0] == "名詞" and m.part_of_speech()[1] != "数詞" and len(m.surface()) >= 2]
+            if m.part_of_speech()[0] == "名詞" and m.part_of_speech()[1] != "数詞" and len(m.surface()) >= 2
+            and m.surface() not in _WHEN_WORDS]
+
+
+_WHEN_WORDS = {"令和", "平成", "昭和", "年度", "今年", "本年", "今回", "前年", "当初", "現在", "時点"}  # when, not what
 
 
 # the committee a question says it was said in: 「品川区の区民委員会で」「衆議院文部科学委員会において」

@@ -18,8 +18,8 @@ from rag.answering.base import NO_ANSWER_EN, NO_ANSWER_JA, citation, is_english,
 from rag.language import (asks_outcome, asks_procedure, asks_who_was_chosen, declares_decision, declares_outcome,
                           focus_of, persons_named)
 from rag.answering.constraints import (Constraint, content_nouns, names_a_person, places_in, question_constraints,
-                                       unmet)
-from rag.indexing.tokens import bigrams
+                                       subject_nouns, unmet)
+from rag.indexing.tokens import analyse, bigrams
 from rag.records import Answer, Citation, Hit, SpeakerKind
 from rag.retrieval import REPLY_WITHIN  # how far a member's question is from the official's reply
 
@@ -288,6 +288,10 @@ class ExtractiveAnswerer:
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
             {n for n in content_nouns(question) if not any(n in c.label for c in constraints if c.kind != "subject")}
+        # what the figure asked for counts (海上自衛官は何名, 航空自衛隊の定数は): a figure of something else in the same turn
+        # (三百四十四名の自衛官, 陸上自衛隊の定数) does not answer it: the subject is said by the sentence or just before it
+        subjects = [(nouns, _compound(part)) for c in constraints if c.kind == "subject" for part in c.label.split("の")
+                    if len(nouns := subject_nouns(part)) >= 2] if units else []
         top_turn = {h.turn_key: i for i, h in enumerate(hits)}
         for c, sim in zip(cands, cos):
             text = _text(c)
@@ -295,7 +299,8 @@ class ExtractiveAnswerer:
             c.cos = float(sim)
             c.has_unit = (not units or (any(u.search(text) for u in units)
                                         and (not topic or bool(topic & content_nouns(text)))
-                                        and (not per_unit or bool(_PER_UNIT_SAID.search(text))))) \
+                                        and (not per_unit or bool(_PER_UNIT_SAID.search(text)))
+                                        and (not subjects or _says_subject(c, subjects)))) \
                 and (not asks_name or names_a_person(text, c.hit)) and (not chosen_q or bool(persons_named(text)))
             c.by_named = not named or named[0] in labels[c.hit.turn_key]
             c.role_ok = (not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)) \
@@ -371,6 +376,27 @@ class ExtractiveAnswerer:
         if float(sims[i]) < best.cos - PAIR_MARGIN or (asking and overlap < PAIR_MIN_OVERLAP):
             return None
         return _Sentence(h, s, e, score=float(sims[i]), cos=float(sims[i]))
+
+
+SUBJECT_BEFORE = 80  # characters before a sentence that may still name what its figure counts (「消防職員の初任給についてです。…」)
+
+
+def _says_subject(s: _Sentence, subjects: list[tuple[list[str], re.Pattern[str]]]) -> bool:
+    """No part of the subject is named without its qualifier: a sentence (or the words just before it) that names the
+    kind of thing asked (自衛官, 自衛隊) but not the question's qualifier (海上, 航空) gives the figure of another kind,
+    unless the turn names the qualified thing itself (社会的な割引率, then 四％の割引率). A sentence naming none of it
+    is left to the turn's words (the subject constraint)."""
+    text = s.hit.turn.text
+    begin = text.rfind("。", 0, max(0, s.start - SUBJECT_BEFORE)) + 1  # whole sentences: no word cut in two
+    window = nfkc(text[begin: s.end]).lower()
+    return not any(nouns[-1] in window and not all(n in window for n in nouns) and not compound.search(nfkc(text).lower())
+                   for nouns, compound in subjects)
+
+
+def _compound(words: str) -> re.Pattern[str]:
+    """海上自衛官 as written, or with 的な/な/の between its parts (社会的割引率 ~ 社会的な割引率)."""
+    parts = [re.escape(nfkc(m.surface()).lower()) for m in analyse(words)]
+    return re.compile("(?:的な|な|の|・)?".join(parts))
 
 
 def _next_of(h: Hit, later: dict[str, Hit], order: int) -> bool:
