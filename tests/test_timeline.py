@@ -304,6 +304,56 @@ def test_entries_at_a_cut_include_the_exchange_partners_the_timeline_would_list(
     assert entries_at(entries, EXCHANGE_FROM + 0.02) == []  # the clear entry is cut: its partner goes with it
 
 
+def test_an_agenda_item_mostly_on_the_topic_brings_in_its_other_statements():
+    import dataclasses
+
+    from rag.sources.folder import parse_file
+    from rag.timeline.core import AGENDA_MIN, EXCHANGE_FLOOR, EXCHANGE_FROM, Candidate, follow_agenda
+
+    # real minutes: 品川区議会 区民委員会 2023-02-27, 第１１号議案 (the 印鑑条例 change for マイナンバーカード on phones)
+    d = parse_file(ROOT / "corpus" / "dev" / "municipal" / "shinagawa_20230227_kumin.js")
+    meeting = d.meetings[0]
+    assert "委員会" in meeting.name
+    turns = {f"{t.meeting_id}:{t.order}": t for t in d.turns}
+
+    class Store:
+        def turns(self, keys):
+            return {k: (turns[k], meeting) for k in keys if k in turns}
+
+        def sentences(self, keys):
+            return {}
+
+    class Searcher:
+        store, weights, floor = Store(), {}, None
+
+        def score(self, *args):
+            pass
+
+    clear_orders = (4, 6, 7, 8, 9, 10, 22)  # the explanation and おくの委員's exchange on the card: clear entries
+
+    def cands(m=meeting, clear=clear_orders):
+        out = []
+        for k, t in turns.items():
+            c = Candidate(k, t, m, dense=EXCHANGE_FROM + 0.05 if t.order in clear else EXCHANGE_FLOOR + 0.01)
+            out.append(c)
+        return out, [c for c in out if c.turn.order in clear]
+
+    all_, kept = cands()
+    added = {c.turn.order: via for c, via in follow_agenda(Searcher(), "マイナンバーカード", None, kept, all_, None,
+                                                            None)}
+    # 松本委員's questions on which phones can read the card and the answers: never naming it, on the same bill
+    assert sorted(added) == [12, 13, 14, 15, 16, 17, 18]
+    assert all(set(via) == {c.key for c in kept} for via in added.values())
+    # not the chair (#11 ほかにいかがでしょうか), not a vote (#20 賛成します。), not the next item (#29 視察)
+    plenary = dataclasses.replace(meeting, name="令和５年第１回定例会")  # a plenary's 質疑 asks of several subjects
+    all_, kept = cands(plenary)
+    assert follow_agenda(Searcher(), "マイナンバーカード", None, kept, all_, None, None) == []
+    all_, kept = cands(clear=clear_orders[:AGENDA_MIN - 1])  # too few clear entries
+    assert follow_agenda(Searcher(), "マイナンバーカード", None, kept, all_, None, None) == []
+    all_, kept = cands(clear=(4, 6, 7))  # 3 of the item's 15 statements: not mostly on the topic
+    assert follow_agenda(Searcher(), "マイナンバーカード", None, kept, all_, None, None) == []
+
+
 def test_sentences_that_guide_the_reading_of_a_bill_are_not_key_sentences():
     from rag.timeline.core import _NAVIGATION
 

@@ -49,6 +49,14 @@ NEIGHBOURS = 2  # turns listed either side of an entry
 EXCHANGE_FROM = 0.955  # an entry this relevant brings in its exchange partners (the question it answers, its replies)
 EXCHANGE_FLOOR = 0.80  # … when they are at least this relevant themselves (measured on eval/timeline/, like the cut)
 EXCHANGE_REACH = 4  # turns looked at either side for a partner
+# an agenda item (a bill under deliberation in committee) most of whose statements are clear entries is on the topic:
+# its other questions and answers are too, though they rarely name it (follow_agenda)
+AGENDA_SHARE = 0.4  # share of the item's statements (members' and officials' turns) at or above EXCHANGE_FROM
+AGENDA_MIN = 3  # … and at least this many of them
+AGENDA_REACH = 30  # turns looked at before the item's first and after its last clear entry
+STATEMENT_LENGTH = 20  # characters: shorter turns (「賛成です。」) are not statements
+# a committee deliberates one bill under one heading; a plenary's 質疑 on a bill asks of several subjects at once
+_COMMITTEE = re.compile(r"委員会|分科会|審査会")
 FOLD_COSINE = 0.95  # best quotes this close are compared as texts for near-duplicates
 FOLD_JACCARD = 0.7  # share of character bigrams two turns must share to be folded into one entry
 ANSWERING = (SpeakerKind.EXECUTIVE, SpeakerKind.SECRETARIAT)
@@ -502,15 +510,67 @@ def follow_exchanges(searcher: Searcher, topic: str, filters: Filters | None, ke
                 partners.setdefault(r[0], r)
                 via.setdefault(r[0], []).append(c.key)
     fresh = [Candidate(k, t, m) for k, (_, t, m) in partners.items() if k not in by_key]
-    if fresh:
-        stored = store.sentences([c.key for c in fresh])
-        for c in fresh:
-            c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
-            c.cover = terms.coverage(c.turn.text, searcher.weights)
-            c.penalty = turn_penalty(terms, c.turn, normalise(c.turn.text), searcher.weights, searcher.floor)
-        searcher.score(topic, fresh, qvec, stored)
+    _score_fresh(searcher, topic, fresh, qvec, terms)
     scored = [by_key[k] for k in partners if k in by_key] + fresh
     return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR and not c.turn.procedural]
+
+
+def _score_fresh(searcher: Searcher, topic: str, fresh: list[Candidate], qvec: np.ndarray, terms: TopicTerms) -> None:
+    """Turns the deep search did not find, loaded and scored as candidates are."""
+    if not fresh:
+        return
+    stored = searcher.store.sentences([c.key for c in fresh])
+    for c in fresh:
+        c.vectors = {(s, e): v for s, e, v in stored.get(c.key, [])}
+        c.cover = terms.coverage(c.turn.text, searcher.weights)
+        c.penalty = turn_penalty(terms, c.turn, normalise(c.turn.text), searcher.weights, searcher.floor)
+    searcher.score(topic, fresh, qvec, stored)
+
+
+def _statement(turn: Turn) -> bool:
+    return turn.kind in (SpeakerKind.MEMBER, *ANSWERING) and not turn.procedural \
+        and len(turn.text.strip()) >= STATEMENT_LENGTH
+
+
+def follow_agenda(searcher: Searcher, topic: str, filters: Filters | None, kept: list[Candidate],
+                  cands: list[Candidate], qvec: np.ndarray, terms: TopicTerms) -> list[tuple[Candidate, list[str]]]:
+    """The rest of an agenda item that is about the topic: in a committee's deliberation of a bill (品川区's 区民委員会
+    on 第１１号議案, where the questions on the bill move from マイナンバーカード's safety to which phones can read it),
+    the follow-ups never name the topic. When at least AGENDA_MIN of an item's statements (members' and officials'
+    turns of STATEMENT_LENGTH or more, in one meeting under one agenda heading) are clear entries (at or above
+    EXCHANGE_FROM) and they make up AGENDA_SHARE of its statements, its other statements at or above EXCHANGE_FLOOR
+    are added (each with the keys of the item's clear entries). Items the minutes do not mark (no agenda) are left."""
+    groups: dict[tuple[str, str], list[Candidate]] = {}
+    for c in kept:
+        if c.relevance >= EXCHANGE_FROM and c.turn.agenda and _COMMITTEE.search(c.meeting.name or "") \
+                and c.key == f"{c.turn.meeting_id}:{c.turn.order}":
+            groups.setdefault((c.turn.meeting_id, c.turn.agenda), []).append(c)
+    groups = {k: v for k, v in groups.items() if len(v) >= AGENDA_MIN}
+    if not groups:
+        return []
+    by_key = {c.key: c for c in cands}
+    want = {f"{mid}:{o}" for (mid, _), cs in groups.items()
+            for o in range(max(1, min(c.turn.order for c in cs) - AGENDA_REACH),
+                           max(c.turn.order for c in cs) + AGENDA_REACH + 1)}
+    found = searcher.store.turns(sorted(want - set(by_key)))
+    rows = {k: (by_key[k].turn, by_key[k].meeting) if k in by_key else found[k] for k in want
+            if k in by_key or k in found}
+    out: dict[str, tuple[str, Turn, Meeting]] = {}
+    via: dict[str, list[str]] = {}
+    for (mid, agenda), cs in groups.items():
+        clear = {c.key for c in cs}
+        statements = [(k, t, m) for k, (t, m) in rows.items()
+                      if t.meeting_id == mid and t.agenda == agenda and _statement(t)]
+        if not statements or sum(k in clear for k, _, _ in statements) < AGENDA_SHARE * len(statements):
+            continue
+        for k, t, m in statements:
+            if k not in clear and _turn_within(filters, t):
+                out.setdefault(k, (k, t, m))
+                via.setdefault(k, []).extend(sorted(clear))
+    fresh = [Candidate(k, t, m) for k, (_, t, m) in out.items() if k not in by_key]
+    _score_fresh(searcher, topic, fresh, qvec, terms)
+    scored = [by_key[k] for k in out if k in by_key] + fresh
+    return [(c, via[c.key]) for c in scored if c.relevance >= EXCHANGE_FLOOR]
 
 
 def entries_at(entries: list[Entry], cut: float) -> list[Entry]:
@@ -546,6 +606,12 @@ def build_entries(searcher: Searcher, topic: str, filters: Filters | None, cut: 
             via[c.key] = sources
             if c.key not in have:
                 kept.append(c)
+                have.add(c.key)
+        for c, sources in follow_agenda(searcher, topic, filters, kept, cands, qvec, terms):
+            via.setdefault(c.key, []).extend(k for k in sources if k not in via.get(c.key, []))
+            if c.key not in have:
+                kept.append(c)
+                have.add(c.key)
     entries = []
     for c in kept:
         quotes = key_quotes(c)
