@@ -19,6 +19,7 @@ from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named, speakers_named
 from rag.indexing.tokens import tokenize
 from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, proper_nouns
+from rag.parsing.dates import kanji_number
 from rag.parsing.metadata import find_body
 from rag.records import Filters, Hit, SpeakerKind
 from rag.store.base import Store
@@ -27,6 +28,16 @@ RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 PROCEDURAL_WEIGHT = 0.5  # a chair calling the next speaker should not crowd out answers (unless asked about)
 OUTCOME_FROM = 3  # how an item ended is looked up after this many of the best turns
 OUTCOME_WITHIN = 8  # turns after one of them, on the same agenda item
+# 「議案第38号はどうなったか」「市第54号議案の採決結果は」: the chair's declaration for that item, looked up by its number across
+# the meetings of the best turns (the vote is often far from the debate: after a committee's review, at the day's end)
+ITEM_FROM = 3  # the meetings of this many of the best turns
+_ITEM_NAMED = re.compile(r"(?P<kind>市|議案|承認|請願|陳情|報告|諮問|同意|認定|発議|意見書案|議員提出議案)第(?P<n>[0-9０-９一二三四五六七八九十百]+)号"
+                         r"|第(?P<n2>[0-9０-９一二三四五六七八九十百]+)号議案")
+_ASKS_END = re.compile(r"どうなっ|どう(?:扱|処理|決|採決)|どのように(?:扱|処理|決)|採決(?:の)?結果|可決|否決|承認され|同意され|認定され|"
+                       r"採択され|決着|結果")
+# a declaration, not a proposal (「原案のとおり承認することにしたいと思います」) nor a report's recommendation (「原案可決であります」)
+_DECLARED = re.compile(r"(?:可決|否決|承認|同意|認定|採択|了承)(?:され(?:まし)?た|することに決|と決|いたしました)|ことに決|決しました|"
+                       r"決定(?:いた|を|し)|総数\s*[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
 # a body the question names (墨田区の…, Hakodate's…, 参議院の…): a dense search inside it is fused as one more
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
 NAMED_BODY_WEIGHT = 1.0
@@ -152,7 +163,31 @@ class Retriever:
             hits = self._with_replies(hits)
         if procedure_question and asks_outcome(query) and not (filters and (filters.speaker or filters.kind)):
             hits = self._with_outcomes(hits)
+        items = items_named(query)
+        if items and _ASKS_END.search(query) and not (filters and (filters.speaker or filters.kind)):
+            hits = self._with_item_outcomes(hits, items)
         return hits[:k]
+
+    def _with_item_outcomes(self, hits: list[Hit], items: list[re.Pattern[str]]) -> list[Hit]:
+        """The chair's turn declaring how a numbered item ended, first: in the meetings of the best turns, the last chair
+        turn naming the item (the one putting it to the vote), then the first declaration from it on."""
+        seen: set[str] = set()
+        for h in hits[:ITEM_FROM]:
+            if h.meeting.id in seen:
+                continue
+            seen.add(h.meeting.id)
+            turns = self.context(h.turn_key, before=100_000, after=100_000)
+            naming = [i for i, (_, t, _) in enumerate(turns)
+                      if t.kind is SpeakerKind.CHAIR and any(p.search(_numbers(t.text)) for p in items)]
+            for i in reversed(naming):
+                declared = next((j for j in range(i, min(i + OUTCOME_WITHIN, len(turns)))
+                                 if turns[j][1].kind is SpeakerKind.CHAIR and _DECLARED.search(re.sub(r"\s", "", turns[j][1].text))),
+                                None)
+                if declared is not None:
+                    key, turn, meeting = turns[declared]
+                    rest = [o for o in hits if o.turn_key != key]
+                    return [Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text)), *rest]
+        return hits
 
     def _with_replies(self, hits: list[Hit]) -> list[Hit]:
         """The official's reply to each of the best member turns (the next executive or secretariat turn before
@@ -230,6 +265,23 @@ class Retriever:
     def context(self, turn_key: str, before: int = 2, after: int = 2):
         """The turns around a turn in the same meeting: [(turn_key, Turn, Meeting)] in order."""
         return self.store.neighbours(turn_key, before, after)
+
+
+def items_named(query: str) -> list[re.Pattern[str]]:
+    """The numbered items a question names, as patterns over turn text with numbers normalised (_numbers)."""
+    out = []
+    for m in _ITEM_NAMED.finditer(_numbers(query)):
+        if m.group("n2"):
+            out.append(re.compile(rf"(?<![0-9])第{int(m.group('n2'))}号議案"))
+        else:
+            out.append(re.compile(rf"{m.group('kind')}第{int(m.group('n'))}号"))
+    return out
+
+
+def _numbers(text: str) -> str:
+    """第３８号, 第三十八号 -> 第38号."""
+    text = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    return re.sub(r"第([一二三四五六七八九十百]+)号", lambda m: f"第{kanji_number(m.group(1))}号", text)
 
 
 def as_llama_index(retriever: Retriever, k: int = 5, filters: Filters | None = None) -> Any:

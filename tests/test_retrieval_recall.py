@@ -105,3 +105,22 @@ def test_a_japanese_question_finds_the_turns_of_the_speaker_it_names(pipe, monke
     assert [_rank(pipe, q, words) for q, words in cases] == [2, 1]
     monkeypatch.setattr(retrieval, "JA_SPEAKER_WEIGHT", 0.0)
     assert [_rank(pipe, q, words) for q, words in cases] == [None, None]  # 迫川委員長's, 安平町's turns instead
+
+
+@pytest.mark.parametrize("question, declared", [
+    ("北竜町議会の令和6年第2回臨時会で、議案第38号の三谷橋補修工事請負契約の締結はどうなったか", "三谷橋補修工事請負契約の締結については原案どおり可決"),
+    ("月形町議会の令和6年第1回臨時会で承認第1号（専決処分の補正予算第7号）はどのように扱われたか", "本案は原案のとおり承認することに決"),
+])
+def test_the_chairs_declaration_on_the_numbered_item_asked_about(pipe, question, declared, monkeypatch):
+    """The declaration is looked up by the item's number in the meetings of the best turns: the last chair turn naming
+    the item, then the first declaration from it on (not 「…承認することにしたいと思います」, a proposal)."""
+    assert _rank(pipe, question, declared) == 1
+    monkeypatch.setattr(retrieval, "ITEM_FROM", 0)
+    assert (_rank(pipe, question, declared) or 99) > 1
+
+
+def test_the_items_a_question_names():
+    assert [p.pattern for p in retrieval.items_named("横浜市会で市第54号議案の採決結果はどうだったか")] == ["市第54号"]
+    assert [p.pattern for p in retrieval.items_named("品川区区民委員会で第１１号議案の採決結果は")] == ["(?<![0-9])第11号議案"]
+    assert retrieval.items_named("補正予算（第7号）で追加された額は") == []  # a budget's number, no item of business
+    assert retrieval.items_named("議案第三十八号はどうなったか")[0].search(retrieval._numbers("議案第３８号を議題といたします"))
