@@ -269,3 +269,22 @@ def test_a_figure_of_another_kind_than_the_one_asked_does_not_answer():
     assert not _says_subject(ground, subjects("航空自衛隊の定数は平成9年比でどの程度削減されていたか"))
     rate = sentence("shugiin_kokudokotsuiinkai_20230419.json", "四％の割引率で計算したことによって")
     assert _says_subject(rate, subjects("公共事業評価で使われてきた社会的割引率は何％か"))
+
+
+def test_the_person_the_chair_calls_on_is_the_answer_not_the_chair(monkeypatch):
+    """参議院本会議 2022-03-25 (corpus/dev sangiin_honkaigi_20220511.json): 「報告を求められた委員長は誰か」 is answered by
+    the chair's call naming him, not by the chair's reading of the agenda (the line closest to the question)."""
+    import re
+
+    import rag.answering.extractive as extractive
+    text = ("日程第一　日本国とアメリカ合衆国との間の…協定の締結について承認を求めるの件（衆議院送付）を議題といたします。\n"
+            "まず、委員長の報告を求めます。\n外交防衛委員長馬場成志さん。")
+    question = "在日米軍駐留経費の特別協定について報告を求められた委員長は誰か"  # (the test meeting is another one)
+    a = _answer(question, text, close=0)
+    assert "馬場成志" in a.citations[0].quote and a.answer.startswith("回答: 馬場成志さん")
+    minister = _answer("趣旨説明を求められたのは誰か", "本件について提出者の趣旨説明を求めます。\n茂木敏充外務大臣。", close=0)
+    assert minister.answer.startswith("回答: 茂木敏充外務大臣 [1]")
+    # nobody named: the speaker is still the answer (no refusal for want of a name)
+    assert not _answer("報告を求められたのは誰か", "委員長の報告を求めます。", close=0).abstained
+    monkeypatch.setattr(extractive, "_CALLED", re.compile(r"(?!)"))
+    assert "馬場成志" not in _answer(question, text, close=0).citations[0].quote

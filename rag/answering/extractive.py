@@ -127,6 +127,11 @@ _NEXT_SITTING = re.compile(r"次の(?:本会議|会議|委員会)|next (?:plenar
 # 「…理由をどう説明したか」「…山中市長はどう答えたか」: what the reply said (a member's question repeats its words)
 _ASKS_REPLY = re.compile(r"(?:答え|答弁し|回答し|説明し|判断し)(?:た|ている)(?:と答えた)?(?:の)?か[。？?]?$")
 _DECIDED = re.compile(r"決め|決まっ|決定し|決した|決まり")
+# someone the chair calls on or a report names, not the one speaking: 「報告を求められた委員長は誰か」「三人目の質疑者は誰か」
+# 「討論で反対したのは誰か」
+_CALLED = re.compile(r"求められた(?:の|[一-龥]{1,4})?は(?:誰|だれ|どなた)|[一-龥]{1,3}者は(?:誰|だれ|どなた)|"
+                     r"(?:反対|賛成)した(?:の)?は(?:誰|だれ|どなた)")
+_NAMED_OFFICIAL = re.compile(r"[一-龥]{2,8}(?:大臣|副大臣|長官|参考人)(?=[。、]|$)")
 _WHO_Q = re.compile(r"誰|だれ|どなた|どの(委員|議員|部長|課長)|\bwho\b|which (member|official)", re.I)
 # a sentence that asks (summary minutes write the member's question as 「…を尋ねる。」「…説明されたい。」)
 _ASKING = re.compile(r"か。|ですか|ますか|ください|伺いたい|伺います|お聞き|教えて|お示し|いかが|どう|のか|尋ねる|尋ねたい|問う|"
@@ -141,6 +146,7 @@ class _Sentence:
     score: float = 0.0
     cos: float = 0.0
     has_unit: bool = True  # holds a number of the kind the question asks for (True when it asks none)
+    unit_unnamed: bool = True  # has_unit, leaving out that a person the chair calls on must be named (_CALLED)
     role_ok: bool = True  # said by the role the question names (True when it names none)
     by_named: bool = True  # said by the person the question says spoke (True when it names none)
     unmet: list[Constraint] = field(default_factory=list)  # the question's year, meeting, place… it does not meet
@@ -211,6 +217,11 @@ class ExtractiveAnswerer:
         candidates = [c for c in sentences if not c.unmet and c.by_named] or sentences
         window = [(c, c) if fits(c) else (led_in(c), c) for c in candidates[:NUMBER_WINDOW]]
         window = [(x, c) for x, c in window if x is not None]
+        if not window and _CALLED.search(question):  # nobody named near the top: the speaker may be the one asked for
+            for c in sentences:
+                c.has_unit = c.unit_unnamed
+            window = [(c, c) if fits(c) else (led_in(c), c) for c in candidates[:NUMBER_WINDOW]]
+            window = [(x, c) for x, c in window if x is not None]
         fitting = [x for x, _ in window]
         confidence = fitting[0].score if fitting else NO_FIGURE_CONFIDENCE
         if english and fitting:  # cross-lingual similarities run lower and share no characters: same scale as Japanese
@@ -284,6 +295,7 @@ class ExtractiveAnswerer:
         asks_name = bool(_ASKS_NAME.search(question))
         asks_reply = bool(_ASKS_REPLY.search(question))  # a member's words do not say how it was answered
         chosen_q = asks_who_was_chosen(question)  # the sentence must name the person chosen, not only the post
+        called = bool(_CALLED.search(question))  # the sentence must name the person called on, not only the chair calling
         # what the figure must be about: the question's nouns other than its place, person… constraints
         # (an English question shares no words with the Japanese minutes: no such check)
         topic = set() if english or not units else \
@@ -302,6 +314,8 @@ class ExtractiveAnswerer:
                                         and (not per_unit or bool(_PER_UNIT_SAID.search(text)))
                                         and (not subjects or _says_subject(c, subjects)))) \
                 and (not asks_name or names_a_person(text, c.hit)) and (not chosen_q or bool(persons_named(text)))
+            c.unit_unnamed = c.has_unit
+            c.has_unit = c.has_unit and (not called or bool(persons_named(text)) or bool(_NAMED_OFFICIAL.search(text)))
             c.by_named = not named or named[0] in labels[c.hit.turn_key]
             c.role_ok = (not roles or any(r in c.hit.turn.speaker or r in (c.hit.turn.speaker_role or "") for r in roles)) \
                 and c.by_named
@@ -471,6 +485,10 @@ def direct_answer(question: str, citations: list[Citation]) -> str | None:
     「4回 [1]」. None when the question asks for none or no cited sentence states one."""
     if not citations:
         return None
+    if _CALLED.search(question):  # the person called on or named, when a cited sentence names one
+        named = [f"{p} [{c.n}]" for c in citations for p in persons_named(c.quote) + _NAMED_OFFICIAL.findall(c.quote)]
+        if named:
+            return "、".join(dict.fromkeys(named[:3]))
     if asks_who_was_chosen(question):  # the person the declaration names, not the chair who declares it
         named = [f"{p} [{c.n}]" for c in citations for p in persons_named(c.quote)]
         return "、".join(dict.fromkeys(named[:3])) or None
