@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.base import nfkc
 from rag.answering.constraints import content_nouns, names_a_person, question_constraints, unmet
 from rag.parsing.dates import find_english_year_months, find_year_months
 from rag.records import Hit
@@ -66,7 +67,7 @@ def test_year_month_meeting_and_municipality_are_read_from_the_question():
 
 def test_english_question_gives_its_month_and_year():
     cs = question_constraints("What did the Nagasaki DX Promotion Committee decide at its meeting in December 2022?")
-    assert [(c.kind, c.year, c.month) for c in cs] == [("date", 2022, 12)]
+    assert [(c.kind, c.year, c.month) for c in cs] == [("sitting", 2022, 12)]  # the date of the meeting asked about
     assert question_constraints("Who said the migration to the cloud might cost more at first?") == []
 
 
@@ -254,3 +255,19 @@ def test_an_ordinal_of_a_work_section_must_be_stated():
     hit = _dev_hit("otofuke_20241217.html", "柏寿台団地第１工区")
     assert _labels("柏寿台団地第1工区の公営住宅の引渡しはいつまでに行う予定か", hit) == []
     assert _labels("柏寿台団地第2工区の公営住宅の引渡しはいつまでに行う予定か", hit) == ["第2工区"]
+
+
+def test_a_meeting_dated_is_judged_by_its_date_not_the_year_its_name_states():
+    """高砂市議会's 議会運営委員会 is named 令和5年議会運営委員会 in April and in August 2023: the name's year does not make the
+    August meeting the April one, in Japanese or in English (a date near the meeting the question is about)."""
+    august = _dev_hits("takasago_20230818_giun.txt")[3]
+    april = _dev_hits("takasago_20230412_giun.txt")[3]
+    assert "令和5年" in nfkc(august.meeting.name) and august.meeting.date == "2023-08-18"
+    for q in ("令和5年4月の高砂市議会の議会運営委員会で、委員長は何を求めたか",
+              "In Takasago's April 2023 steering committee, what did the chair ask for?"):
+        assert [c.kind for c in unmet(question_constraints(q), august)] == ["sitting"], q
+        assert unmet(question_constraints(q), april) == [], q
+    # an event's year far from the meeting the question names stays a year the evidence may state
+    cons = question_constraints("At the House of Councillors constitution commission in November 2022, which alliance "
+                                "did Kumagai say the Sapporo District Court recognised in 2001?")
+    assert [(c.kind, c.label) for c in cons] == [("sitting", "November 2022"), ("date", "2001"), ("body", "参議院")]

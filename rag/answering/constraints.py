@@ -53,8 +53,7 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
     """Years (with month), meeting numbers, places, persons and quoted names the question states.
     `places`: Japanese place and body names an English question may name in romaji (Hakodate -> 函館)."""
     if is_english(question):
-        dates = find_english_year_months(question)
-        out = [Constraint("date", question[a:b], y, m) for a, b, y, m in dates]
+        out = english_sittings(question)
         named = places_named(question, [*places, *HOUSES])  # either house, whether or not the evidence is from it
         houses = [n for n in named if n in HOUSES]
         out += [Constraint("body", houses[0])] if len(houses) == 1 else []
@@ -118,6 +117,26 @@ def sittings(q: str) -> list[Constraint]:
     for md in _MONTH_DAY.finditer(q):
         if not any(a <= md.start() < b for a, b in spans) and _SITTING_AFTER.match(q[md.end():]):
             out.append(Constraint("sitting", md.group(0), None, kanji_number(md.group(1)), day=kanji_number(md.group(2))))
+    return out
+
+
+# an English question's date of the sitting: "on 6 December 2023 in the House of Councillors", "Naie town's February
+# 2024 extraordinary session" (a date near the meeting the question is about; not "fiscal 2023", not an event's year
+# far from it: "recognised in 2001")
+_EN_MEETING = re.compile(r"\b(?:session|meeting|sitting|committee|commission|council|assembly|plenary|house)\b", re.I)
+_EN_DAY_BEFORE = re.compile(r"\b([0-9]{1,2})\s+$")
+_EN_NEAR = 40
+
+
+def english_sittings(q: str) -> list[Constraint]:
+    out = []
+    for a, b, y, m in find_english_year_months(q):
+        day = _EN_DAY_BEFORE.search(q[:a]) if m else None
+        near = q[max(0, a - _EN_NEAR): b + _EN_NEAR]
+        if _EN_MEETING.search(near) and not re.search(r"(?:fiscal|FY)\s*$", q[:a], re.I):
+            out.append(Constraint("sitting", q[a:b], y, m, day=int(day.group(1)) if day else None))
+        else:
+            out.append(Constraint("date", q[a:b], y, m))
     return out
 
 
@@ -299,13 +318,12 @@ def _sitting_met(c: Constraint, hit: Hit) -> bool | None:
     if m.date:
         y, mo, d = (int(x) for x in m.date.split("-")[:3])
         fy = y if mo >= 4 else y - 1
-        if (c.year is None or c.year == (fy if c.fiscal else y)) and (c.month is None or c.month == mo) \
-                and (c.day is None or c.day == d):
-            return True
-    named = _years_of_name(m.name)
-    if named and any(c.year == y and (c.month is None or mo is None or c.month == mo) for y, mo, _ in named):
-        return True
-    return False if (m.date or named) else None
+        return (c.year is None or c.year == (fy if c.fiscal else y)) and (c.month is None or c.month == mo) \
+            and (c.day is None or c.day == d)
+    named = _years_of_name(m.name)  # no date: the year its name states (令和６年第１回臨時会)
+    if named:
+        return any(c.year == y and (c.month is None or mo is None or c.month == mo) for y, mo, _ in named)
+    return None
 
 
 def _committee_meeting(name: str | None) -> bool:
