@@ -1,5 +1,5 @@
 """Guard over the timeline sets: `python -m rag eval eval/timeline/<set>.jsonl` through the real pipeline, with floors
-at what was measured (eval/timeline/README.md). A timeline for every topic of the three sets (sample: 15, dev: 14,
+at what was measured (eval/timeline/README.md). A timeline for every topic of the three sets (sample: 15, dev: 17,
 held-out: 14) plus a cut sweep; the dev corpus is indexed once for the session (conftest's dev_corpus_index).
 The held-out floors guard what was measured once on it (2026-12-01); they are not a target to tune against.
 
@@ -22,14 +22,16 @@ pytestmark = pytest.mark.skipif(os.environ.get("RAG_SKIP_EVAL_GUARD") == "1", re
 
 # measured (eval/timeline/README.md), floors a little below
 FLOORS = {
-    # recall 0.816, precision 0.921, macro recall 0.861 (topic words weighted by their rarity across the index,
-    # exchanges followed, bill-reading sentences never key sentences, turns holding only the topic's common words,
-    # passing mentions in long speeches and lists of business lowered; cut 0.905)
-    "sample": {"recall": 0.80, "precision": 0.90, "recall_macro": 0.84},
-    # 14 topics (td11-td14 written 2026-12-01): recall 0.831, precision 0.832, macro recall 0.908
-    "dev": {"recall": 0.81, "precision": 0.81, "recall_macro": 0.88},
-    # measured once at the end of issue #15's round: recall 0.775, precision 0.648, macro recall 0.819
-    "holdout": {"recall": 0.745, "precision": 0.615, "recall_macro": 0.79},
+    # recall 0.827, precision 0.923, macro recall 0.870 (topic words weighted by their rarity across the index and found
+    # under their other spellings, exchanges and committees' agenda items followed, bill-reading sentences never key
+    # sentences, turns holding only the topic's common or procedural words, passing mentions in long speeches and
+    # lists of business lowered; cut 0.905)
+    "sample": {"recall": 0.80, "precision": 0.90, "recall_macro": 0.85},
+    # 17 topics (td11-td14 written 2026-12-01, td15-td17 in issue #15's third round): recall 0.858, precision 0.846,
+    # macro recall 0.926
+    "dev": {"recall": 0.83, "precision": 0.82, "recall_macro": 0.90},
+    # measured once at the end of issue #15's third round: recall 0.817, precision 0.645, macro recall 0.820
+    "holdout": {"recall": 0.79, "precision": 0.615, "recall_macro": 0.79},
 }
 
 
