@@ -216,6 +216,16 @@ def test_the_day_of_a_sitting_must_be_the_meetings_day():
     assert _labels("弘前市議会で2月17日の本会議の次の本会議はいつか", chair) == []
 
 
+def test_a_date_in_brackets_after_the_meeting_is_its_sitting():
+    """品川区議会 予算特別委員会 2025-02-21, asked as 「予算特別委員会（2025年2月21日）で…」: the bracketed date is the
+    sitting's, with its day (as a mere month it let another day's sitting of the same committee answer)."""
+    hit = _dev_hit("shinagawa_20250221_yosan.js", "石田秀男委員が委員長に当選されました")
+    cons = question_constraints("品川区議会の予算特別委員会（2025年2月21日）で委員長に選ばれたのは誰か")
+    assert [(c.kind, c.label, c.day) for c in cons][:1] == [("sitting", "2025年2月21日", 21)]
+    assert _labels("品川区議会の予算特別委員会（2025年2月21日）で委員長に選ばれたのは誰か", hit) == []
+    assert _labels("品川区議会の予算特別委員会（2025年2月25日）で委員長に選ばれたのは誰か", hit) == ["2025年2月25日"]
+
+
 def test_the_house_is_the_meetings_not_a_house_the_turn_mentions():
     """参議院憲法審査会 2022-11-09: 熊谷委員 speaks of 奥野信亮衆議院議員."""
     hit = _dev_hit("sangiin_kenposhinsakai_20221109.json", "札幌地裁の確定判決")

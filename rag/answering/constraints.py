@@ -97,6 +97,7 @@ def question_constraints(question: str, places: Sequence[str] = ()) -> list[Cons
 # 「令和5年第1回臨時会で」「3月1日の一般質問に」): the meeting's own date must be it, whatever years its turns mention
 _SITTING_AFTER = re.compile(r"^(?:の|に(?:開かれた|開催された|行われた))?[^、。？?「」『』]{0,24}?"
                             r"(?:本会議|委員会|審査会|調査会|協議会|分科会|定例会|臨時会|緊急議会|議会|市会|衆議院|参議院|一般質問)")
+_SITTING_BEFORE = re.compile(r"(?:本会議|委員会|審査会|調査会|協議会|分科会|定例会|臨時会|緊急議会|議運)[（(]$")  # 予算特別委員会（2025年2月21日）
 _FISCAL_SITTING = re.compile(r"^(?:[0-9０-９一二三四五六七八九十]+月)?(?:定例会|臨時会|緊急議会|第[0-9０-９一二三四五六七八九十]+回(?:定例会|臨時会))")
 _DAY = re.compile(r"^([0-9０-９一二三四五六七八九十]+)日")
 _MONTH_DAY = re.compile(r"(?<![年0-9０-９一二三四五六七八九十])([0-9０-９一二三四五六七八九十]{1,2})月([0-9０-９一二三四五六七八九十]{1,3})日")
@@ -111,7 +112,7 @@ def sittings(q: str) -> list[Constraint]:
         d = _DAY.match(q[b:]) if m else None
         if d:
             day, b = kanji_number(d.group(1)), b + d.end()
-        if (_FISCAL_SITTING.match(q[b:]) if fiscal else _SITTING_AFTER.match(q[b:])):
+        if (_FISCAL_SITTING.match(q[b:]) if fiscal else _SITTING_AFTER.match(q[b:])) or _SITTING_BEFORE.search(q[:a]):
             out.append(Constraint("sitting", q[a:b], y, m, day=day, fiscal=fiscal))
             spans.append((a, b))
     for md in _MONTH_DAY.finditer(q):
