@@ -50,11 +50,14 @@ def test_the_bodies_a_question_names(pipe):
 def test_an_english_question_finds_the_town_it_names(pipe, monkeypatch):
     # each of these towns held a 臨時会 that winter (給付金, 専決処分, 能登半島地震の見舞金): the town named decides
     q = "In Naie town's February 2024 extraordinary session, how much was the child add-on per child?"
-    assert {h.meeting.doc for h in pipe.retriever.search(q, 5)} == {"naie_20240215.json"}
+    # fused scores from the 4th hit on are within 0.001 of each other: the int8 model's vectors differ a little
+    # between CPUs, so the 5th hit may be another town's (CI once got 沼田町's there)
+    docs = [h.meeting.doc for h in pipe.retriever.search(q, 5)]
+    assert docs[:3] == ["naie_20240215.json"] * 3 and docs.count("naie_20240215.json") >= 4, docs
     relief = "Through which organization did Tsukigata town send its condolence money for the Noto Peninsula earthquake?"
     assert _rank(pipe, relief, "日本赤十字社を通じて") == 1
     monkeypatch.setattr(retrieval, "NAMED_BODY_WEIGHT", 0.0)  # without the search inside the named body
-    assert {h.meeting.doc for h in pipe.retriever.search(q, 5)} != {"naie_20240215.json"}
+    assert [h.meeting.doc for h in pipe.retriever.search(q, 5)].count("naie_20240215.json") <= 2
     assert _rank(pipe, relief, "日本赤十字社を通じて") > 1  # 安平町's 見舞金 came first
 
 
@@ -102,7 +105,10 @@ def test_a_japanese_question_finds_the_turns_of_the_speaker_it_names(pipe, monke
     assert pipe.retriever.speakers_named("市長は何と答えたか") == []
     cases = [("川端委員は請願の扱いについてどう述べたか", "議長が判断する"),
              ("窪田哲也議員が時間切れで質問できなかったテーマは何か", "デジタル人材の育成")]
-    assert [_rank(pipe, q, words) for q, words in cases] == [2, 1]
+    # 川端委員's turn is 2nd here and was 6th on the CI machine (the chair's turns on 請願の扱い are within 0.002 of
+    # it; the int8 model's vectors differ a little between CPUs); without the search inside his turns it is not in 10
+    ranks = [_rank(pipe, q, words) for q, words in cases]
+    assert ranks[0] is not None and ranks[0] <= 6 and ranks[1] == 1, ranks
     monkeypatch.setattr(retrieval, "JA_SPEAKER_WEIGHT", 0.0)
     assert [_rank(pipe, q, words) for q, words in cases] == [None, None]  # 迫川委員長's, 安平町's turns instead
 
