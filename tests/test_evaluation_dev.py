@@ -25,12 +25,16 @@ SET = ROOT / "eval" / "dev" / "questions.jsonl"
 # questions name (in romaji, or as Sudachi tags a person): hit@1 .663, hit@5 .914, cites .893, covers .807; English
 # offset 0.09: cites .909, covers .819, wrongly refused .004. Test floors from the one frozen measurement after that
 # work (hit@1 .716, hit@5 .881, cites .826, covers .661, body .981, figure .920, refused .389 — down from .500, two
-# more near misses answered —, wrongly refused .046), less ~0.03
+# more near misses answered —, wrongly refused .046), less ~0.03. Raised 2026-12-01 (431 questions, dev 304) after
+# the constraints on the meeting's own fields (sitting, house, committee, asker): dev hit@1 .691, hit@5 .926, cites
+# .914, covers .824, figure .952, refused .812, wrongly refused .004; frozen test hit@1 .725, hit@5 .881, cites .817,
+# covers .651, body .990, figure .920, refused .667 (12 of 18), wrongly refused .055; less ~0.03 (one question of
+# the 18 unanswerable frozen ones is .056)
 FLOORS = {
-    "dev": {"hit@1": 0.63, "hit@5": 0.88, "cites_answer": 0.88, "quote_covers": 0.79, "body_ok": 0.96,
-            "date_ok": 0.96, "figure_in_answer": 0.93, "abstention_recall": 0.70},
-    "test": {"hit@1": 0.68, "hit@5": 0.85, "cites_answer": 0.79, "quote_covers": 0.63, "body_ok": 0.95,
-             "date_ok": 0.97, "figure_in_answer": 0.89, "abstention_recall": 0.36},
+    "dev": {"hit@1": 0.66, "hit@5": 0.89, "cites_answer": 0.88, "quote_covers": 0.79, "body_ok": 0.96,
+            "date_ok": 0.96, "figure_in_answer": 0.92, "abstention_recall": 0.76},
+    "test": {"hit@1": 0.68, "hit@5": 0.85, "cites_answer": 0.78, "quote_covers": 0.62, "body_ok": 0.95,
+             "date_ok": 0.97, "figure_in_answer": 0.89, "abstention_recall": 0.60},
 }
 CEILINGS = {"dev": {"wrong_abstention_rate": 0.03}, "test": {"wrong_abstention_rate": 0.08}}
 
