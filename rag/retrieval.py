@@ -38,6 +38,13 @@ _ASKS_END = re.compile(r"どうなっ|どう(?:扱|処理|決|採決)|どのよ�
 # a declaration, not a proposal (「原案のとおり承認することにしたいと思います」) nor a report's recommendation (「原案可決であります」)
 _DECLARED = re.compile(r"(?:可決|否決|承認|同意|認定|採択|了承)(?:され(?:まし)?た|することに決|と決|いたしました)|ことに決|決しました|"
                        r"決定(?:いた|を|し)|総数\s*[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
+# 「委員長に選ばれたのは誰か」: the chair's declaration of who was elected to that post (「石田秀男委員が委員長に当選
+# されました」), which shares few words with the question, looked up in the meetings of the best turns
+_ASKS_ELECTED = re.compile(r"(?P<post>(?:副|臨時)?(?:委員長|議長|理事|会長|座長))(?:に|には|として)?(?:は)?(?:誰が|どなたが)?"
+                           r"(?:選ばれ|選出され|選任され|決まっ|決定し|就任し|当選し|互選され)")
+_ASKS_PERSON = re.compile(r"誰|どなた|だれ")
+_OFFICER_OF = re.compile(r"(?P<committee>[一-龥ァ-ヶー・]{2,20}?(?:委員会|審査会|調査会|分科会))の(?:副|正副)?(?:委員長|会長|理事)")
+_ELECTED = re.compile(r"当選され|当選と決|選任(?:する)?ことに決定|選任されました|選出されました|就任することに決定")
 # a body the question names (墨田区の…, Hakodate's…, 参議院の…): a dense search inside it is fused as one more
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
 NAMED_BODY_WEIGHT = 1.0
@@ -167,7 +174,25 @@ class Retriever:
         items = items_named(query)
         if items and _ASKS_END.search(query) and not (filters and (filters.speaker or filters.kind)):
             hits = self._with_item_outcomes(hits, items)
+        elected = _ASKS_ELECTED.search(query)
+        if elected and _ASKS_PERSON.search(query) and not (filters and (filters.speaker or filters.kind)):
+            hits = self._with_election(hits, elected.group("post"), [m.group("committee") for m in _OFFICER_OF.finditer(query)])
         return hits[:k]
+
+    def _with_election(self, hits: list[Hit], post: str, committees: list[str]) -> list[Hit]:
+        """The chair's turn declaring who was elected to `post` first: in the best turn's meeting (a committee elects
+        its own chair: another committee's meeting near the top declares another post), when it is the committee the
+        question names if it names one, the first chair turn with a sentence naming the post (not 副委員長 for 委員長)
+        and an election (当選されました, 選任することに決定…)."""
+        if not hits or (committees and not any(c in (hits[0].meeting.name or "") for c in committees)):
+            return hits
+        names_post = re.compile(rf"(?<![副臨時]){post}")
+        for key, turn, meeting in self.context(hits[0].turn_key, before=100_000, after=100_000):
+            if turn.kind is SpeakerKind.CHAIR and any(names_post.search(s) and _ELECTED.search(s)
+                                                       for s in re.split(r"(?<=。)", re.sub(r"\s", "", turn.text))):
+                rest = [o for o in hits if o.turn_key != key]
+                return [Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text)), *rest]
+        return hits
 
     def _with_item_outcomes(self, hits: list[Hit], items: list[re.Pattern[str]]) -> list[Hit]:
         """The chair's turn declaring how a numbered item ended, first: in the meetings of the best turns, the last chair

