@@ -288,3 +288,33 @@ def test_the_person_the_chair_calls_on_is_the_answer_not_the_chair(monkeypatch):
     assert not _answer("報告を求められたのは誰か", "委員長の報告を求めます。", close=0).abstained
     monkeypatch.setattr(extractive, "_CALLED", re.compile(r"(?!)"))
     assert "馬場成志" not in _answer(question, text, close=0).citations[0].quote
+
+
+def test_a_report_listed_under_headings_is_quoted_from_the_section_the_question_names(monkeypatch):
+    """品川区議会 臨時会 2024-05-27 (corpus/dev shinagawa_20240527.js): the chair reports every committee's chair and
+    vice-chair under the committee's name; 「建設委員会の委員長に決まったのは誰か」 is 建設委員会's section, not the
+    first one (the line closest to the question, as the real sentence vectors rank them)."""
+    import re
+
+    import rag.answering.extractive as extractive
+    text = ("休憩中に各委員会が開催され、正副委員長が決定いたしましたので、ご報告いたします。\n総務委員会\n"
+            "委 員 長 こしば 新 議員\n副委員長 新 妻 さえ子 議員\n区民委員会\n委 員 長 高 橋 伸 明 議員\n"
+            "副委員長 吉 田 ゆみこ 議員\n建設委員会\n委 員 長 塚本 よしひろ 議員\n副委員長 えのした 正人 議員")
+    question = "建設委員会の委員長に決まったのは誰か"  # (the test meeting is another one)
+    a = _answer(question, text, close=2)
+    assert a.citations[0].quote.startswith("建設委員会\n委 員 長 塚本 よしひろ 議員"), a.citations[0].quote
+    assert not any("こしば" in c.quote or "高 橋" in c.quote for c in a.citations)
+    monkeypatch.setattr(extractive, "_HEADING_NAMED", re.compile(r"(?!)"))
+    assert "こしば" in _answer(question, text, close=2).citations[0].quote
+
+
+def test_a_committees_officers_are_elected_in_its_own_meeting():
+    from rag.answering.constraints import question_constraints
+
+    def committees(q):
+        return [c.label for c in question_constraints(q) if c.kind == "committee"]
+    assert committees("品川区議会の予算特別委員会の副委員長には誰が選ばれたか") == ["予算特別委員会"]
+    assert committees("品川区議会の予算特別委員会（2025年2月21日）で委員長に選ばれたのは誰か") == ["予算特別委員会"]
+    # the sitting that heard them reported is named: the committee's name is a section of its minutes
+    assert committees("2024年5月の品川区議会臨時会で建設委員会の委員長に決まったのは誰か") == []
+    assert committees("外交防衛委員会の委員長は誰か") == []  # (a committee's chair reports in the plenary)

@@ -9,7 +9,7 @@ says so instead of quoting something unrelated.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -36,6 +36,7 @@ ENGLISH_OFFSET = 0.09  # English answers score lower: the median best-sentence s
 PAIR_MARGIN = 0.08  # the paired question or reply may score this much below the best sentence
 PAIR_MIN_OVERLAP = 0.2  # a paired member's question must share this share of the question's bigrams
 NUMBER_WINDOW = 5
+HEADING_WITHIN = 2  # a sentence is under a heading line this many sentences before it (委員長, 副委員長 under 建設委員会)
 FOLLOW_MAX = 2  # a lead-in sentence is quoted with at most this many sentences after it, up to the one that answers
 LEAD_IN_CHARS = 30  # a best sentence shorter than this is quoted with the sentence after it
 NO_FIGURE_CONFIDENCE = 0.0  # when no close sentence meets what the question asks for (figure, speaker, year…)
@@ -129,6 +130,8 @@ _ASKS_REPLY = re.compile(r"(?:答え|答弁し|回答し|説明し|判断し)(?:
 _DECIDED = re.compile(r"決め|決まっ|決定し|決した|決まり")
 # someone the chair calls on or a report names, not the one speaking: 「報告を求められた委員長は誰か」「三人目の質疑者は誰か」
 # 「討論で反対したのは誰か」
+# names a report may list its sections under (committees, their sections)
+_HEADING_NAMED = re.compile(r"[一-龥ァ-ヶー・]{2,20}?(?:特別委員会|委員会|審査会|分科会|部会)")
 _CALLED = re.compile(r"求められた(?:の|[一-龥]{1,4})?は(?:誰|だれ|どなた)|[一-龥]{1,3}者は(?:誰|だれ|どなた)|"
                      r"(?:反対|賛成)した(?:の)?は(?:誰|だれ|どなた)")
 _NAMED_OFFICIAL = re.compile(r"[一-龥]{2,8}(?:大臣|副大臣|長官|参考人)(?=[。、]|$)")
@@ -199,6 +202,8 @@ class ExtractiveAnswerer:
         for c in sorted(sentences, key=lambda c: c.start):
             turns.setdefault(c.hit.turn_key, []).append(c)
 
+        headings = _HEADING_NAMED.findall(nfkc(question))
+
         def led_in(c: _Sentence) -> _Sentence | None:
             """A sentence that leads in to what is asked (「会議録署名員を定めます。」, 「委員長の報告を求めます。」, 「課題が
             二点あります。」) together with the sentences after it up to the one that states the figure or name."""
@@ -209,13 +214,26 @@ class ExtractiveAnswerer:
                 if n.has_unit:
                     return _Sentence(c.hit, c.start, n.end, c.score, c.cos, True, c.role_ok, c.by_named, c.unmet)
             return None
+            rest = [n for n in turns[c.hit.turn_key] if n.start >= c.end]
+            # a report listed under headings (「総務委員会／委員長 こしば新議員／…／建設委員会／委員長 塚本…」): the
+            # heading the question names, with the sentences after it up to the one that answers
+            heading = next((i for i, n in enumerate(rest) if _heading_named(_text(n), headings)), None)
+            start = c.start if heading is None else rest[heading].start
+            for n in (rest if heading is None else rest[heading:])[:FOLLOW_MAX + (heading is not None)]:
+                if n.has_unit:
+                    return _Sentence(c.hit, start, n.end, c.score, c.cos, True, c.role_ok, c.by_named, c.unmet)
+            return None
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
         # (sentences from another body, year or meeting than the question's are no evidence at all: the window
         # counts the sentences that remain)
         candidates = [c for c in sentences if not c.unmet and c.by_named] or sentences
-        window = [(c, c) if fits(c) else (led_in(c), c) for c in candidates[:NUMBER_WINDOW]]
+        from_heading: dict[int, int] = {}
+        if headings:  # a report listed under headings (「総務委員会／委員長 こしば新議員／…／建設委員会／委員長 塚本…」)
+            candidates, from_heading = _under_heading(candidates, headings)
+        window = [(replace(c, start=from_heading[id(c)]) if id(c) in from_heading else c, c) if fits(c)
+                  else (led_in(c), c) for c in candidates[:NUMBER_WINDOW]]
         window = [(x, c) for x, c in window if x is not None]
         if not window and _CALLED.search(question):  # nobody named near the top: the speaker may be the one asked for
             for c in sentences:
@@ -243,12 +261,12 @@ class ExtractiveAnswerer:
             if len(chosen) >= MAX_SENTENCES or s.score < best.score - NEAR_BEST:
                 break
             same_turn = sum(c.hit.turn_key == s.hit.turn_key for c in chosen)
-            if fits(s) and same_turn < MAX_PER_TURN and not inside(s) \
+            if fits(s) and same_turn < MAX_PER_TURN and not inside(s) and (not from_heading or id(s) in from_heading) \
                     and all(nfkc(_text(s)) != nfkc(_text(c)) for c in chosen):
                 chosen.append(s)
         # a short lead-in of the best sentence, and any sentence announcing what follows or cut before its end, is
         # quoted with what follows
-        for c in list(chosen):
+        for c in list(chosen) if not from_heading else []:  # (a heading's section is quoted whole already)
             follow = self._continuation(c, short=c is best)
             if follow is not None and not inside(follow):
                 chosen.append(follow)
@@ -438,6 +456,41 @@ def _why_not(s: _Sentence, english: bool) -> str:
         return "The speaker named in the question did not say this." if english else \
             "質問の発言者による発言ではありませんでした。"
     return ""
+
+
+def _under_heading(candidates: list[_Sentence], headings: list[str]) -> tuple[list[_Sentence], dict[int, int]]:
+    """Within each turn, its candidates just under a heading line the question names before its others (the section
+    of a report the question asks about, where the turn first ranks); and where each of them is quoted from (its
+    heading). (Heading lines are read from the turn's text: a line as short as 総務委員会 has no sentence vector.)"""
+    from_heading: dict[int, int] = {}
+    for c in candidates:
+        if any(h in nfkc(c.hit.meeting.name or "") for h in headings):  # the committee's own meeting: no section of it
+            continue
+        text, start, seen = c.hit.turn.text, c.start, 0
+        while seen <= HEADING_WITHIN and start > 0:
+            line_start = text.rfind("\n", 0, max(start - 1, 0)) + 1
+            line = text[line_start:start].strip()
+            if line and _heading_named(line, headings):
+                from_heading[id(c)] = line_start + text[line_start:start].index(line[0])
+                break
+            seen += bool(line)
+            start = line_start
+    under: dict[str, list[_Sentence]] = {}
+    for c in candidates:
+        if id(c) in from_heading:
+            under.setdefault(c.hit.turn_key, []).append(c)
+    out: list[_Sentence] = []
+    for c in candidates:
+        out += under.pop(c.hit.turn_key, [])
+        if id(c) not in from_heading:
+            out.append(c)
+    return out, from_heading
+
+
+def _heading_named(sentence: str, names: list[str]) -> bool:
+    """A line that is only a name the question uses (「建設委員会」 for 「建設委員会の委員長に決まったのは」)."""
+    line = re.sub(r"[\s\u3000]", "", nfkc(sentence))
+    return bool(line) and any(line == n or (line.endswith(n) and len(line) <= len(n) + 4) for n in names)
 
 
 def _text(s: _Sentence) -> str:
