@@ -318,3 +318,19 @@ def test_a_committees_officers_are_elected_in_its_own_meeting():
     # the sitting that heard them reported is named: the committee's name is a section of its minutes
     assert committees("2024年5月の品川区議会臨時会で建設委員会の委員長に決まったのは誰か") == []
     assert committees("外交防衛委員会の委員長は誰か") == []  # (a committee's chair reports in the plenary)
+
+
+def test_what_a_member_asked_for_is_the_sentence_making_the_request(monkeypatch):
+    """福岡県議会 警察委員会 (corpus/dev): 大田京子委員 first asks why there are separate quotas for men and women (the
+    sentence closest to 「…男女枠についてどう要望したか」), then asks that they be reconsidered."""
+    import re
+
+    import rag.answering.extractive as extractive
+    text = ("そこで、まずなぜこのような男女別の採用枠を設定されているのかお尋ねしたいと思います。\n"
+            "人材確保の観点からも、男女枠については、いま一度、検討いただきたいかなと思います。")
+    question = "警察官採用の男女枠について委員はどう要望したか"  # (the test meeting is another one)
+    quotes = [c.quote for c in _answer(question, text, close=0).citations]
+    assert any("検討いただきたい" in q for q in quotes), quotes  # (led in by the question, as said)
+    monkeypatch.setattr(extractive, "_ASKS_REQUEST", re.compile(r"(?!)"))
+    quotes = [c.quote for c in _answer(question, text, close=0).citations]
+    assert not any("検討いただきたい" in q for q in quotes), quotes

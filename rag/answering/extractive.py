@@ -75,6 +75,12 @@ _ASKS_FOR: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"いつ|(?:時期|期限)(?:は|を)?(?:[?？]|$)|何年|when|what year|deadline", re.I),
      re.compile(_NUM + r"+(?:年|月|日)|年度|元年|本年|今年|来年|昨年|平成|令和|以降|から")),
 ]
+# 「どう要望したか」「何を求めたか」: the sentence that makes the request (…検討いただきたい, …を求めます), not the
+# question that led up to it (a form to be in the sentence, not a figure to lead the answer with)
+_ASKS_REQUEST = re.compile(r"(?:どう|何を|どのように|どのような(?:こと|点)を)(?:要望|要請|求め|お願い)|"
+                           r"what did .{0,60}\b(?:ask|call) for|\burge", re.I)
+_REQUEST_FORM = re.compile(r"(?<!尋ねし)(?<!伺い)(?<!聞き)(?<!聞きし)(?<!質問し)(?<!確認し)(?<!質疑し)たい|ください|願い|求め|"
+                           r"要望|要請|べき|ほしい|欲しい|いただければ|期待")  # (not お尋ねしたい: a question)
 # 何万キロワット, 何校, 何トン: a figure in the unit the question counts in
 _COUNTED = re.compile(r"何(?P<mult>万|億|千|百)?(?P<unit>キロ[ァ-ヶー]+|[ァ-ヶー]{2,}|校|台|基|棟|戸|社|団体|か所|箇所|"
                       r"世帯|局|施設|本|頭|品目|項目|店舗|頁|ページ|キロ|トン|歳|号)")
@@ -303,7 +309,8 @@ class ExtractiveAnswerer:
         outcome = procedure and asks_outcome(question)
         # 「何日間休会することを決めたか」: what was decided is declared (「…に決しました」), not proposed (「…いたしたいと思います」)
         decided = procedure and bool(_DECIDED.search(question))
-        units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question)
+        units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question) + \
+            ([_REQUEST_FORM] if _ASKS_REQUEST.search(question) else [])
         per_unit = bool(_PER_UNIT.search(question))
         roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
         # the person the question says spoke, when it is one of the retrieved turns' speakers (a word before a title
