@@ -334,3 +334,13 @@ def test_what_a_member_asked_for_is_the_sentence_making_the_request(monkeypatch)
     monkeypatch.setattr(extractive, "_ASKS_REQUEST", re.compile(r"(?!)"))
     quotes = [c.quote for c in _answer(question, text, close=0).citations]
     assert not any("検討いただきたい" in q for q in quotes), quotes
+
+
+def test_an_officials_title_the_question_says_answered_binds_the_speaker():
+    from rag.answering.extractive import _NAMED_ROLE
+    # 安平町議会 2024-01-29 (corpus/dev): the 総合支所長's reply, not 米川議員's question that names the ceremony
+    m = _NAMED_ROLE.search("ぬくもりの湯の再開時にセレモニーを計画しているかという米川議員の質問に、総合支所長はどう答えたか")
+    assert m and m.group(1) == "支所長"
+    for title in ("室長", "次長", "参事", "教育長", "長官"):
+        assert _NAMED_ROLE.search(f"その点について{title}はどう説明したか"), title
+    assert not _NAMED_ROLE.search("教育長は誰か")  # who holds it: no speaker bound

@@ -97,7 +97,7 @@ def counted_units(question: str) -> list[re.Pattern[str]]:
 _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b|\bwhat is (his|her|their) name\b", re.I)
 # "市長は…と答弁したか": the question names who spoke; a sentence by someone else does not answer it
 # (the role must be the one who speaks: not 「委員長は誰か」, where the role is what is asked, nor 「議長が判断する」)
-_NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|議長|委員長|大臣|事務局)(?:(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
+_NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|支所長|所長|室長|次長|参事|教育長|長官|議長|委員長|大臣|事務局)(?:(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
                          r"(?=[^。？]*(?:答弁|答え|述べ|説明|発言|話し|話す|言っ|言う|表明|示し|語っ|報告|考え|見解|認識|姿勢|方針|意向|意欲|"
                          r"強調|訴え|呼びかけ|挨拶|あいさつ|明らか))|の答弁|に対して)")
 # "大西委員は…どんな意見を述べたか": a person the question names as the one who spoke (the text before the title,
