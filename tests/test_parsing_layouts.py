@@ -165,6 +165,31 @@ def test_discussnet_text_with_triangle_headings_and_a_bracketed_session_number(t
     assert coverage_problems(d) == []
 
 
+def test_dbsearch_text_download_with_numbered_utterances_in_cp932(tmp_path):
+    """DB-Search's manual text download (山梨県議会 令和８年２月臨時会 第１号, the layout as a public repository's
+    importer test quotes it: prefectural_transcripts' tests of importers/dbsearch): cp932 with CRLF, a header line
+    「…（第１号）　本文 : 2026-02-03」, each utterance numbered on a line of its own (「2:」), ◯ markers with and
+    without a bracketed title. The numbers are no speech."""
+    rule = "\u3000" * 7 + "─" * 20
+    text = ("令和８年２月臨時会（第１号）　本文 : 2026-02-03\n" + "-" * 64 + "\n1:\n"
+            "◯議長（渡辺淳也君）ただいまから、令和八年二月山梨県議会臨時会を開会いたします。\n"
+            f"\u3000これより、本日の会議を開きます。\n{rule}\n\n2:\n"
+            "◯知事（長崎幸太郎君）提出いたしました案件につきまして、御説明申し上げます。\n\n3:\n"
+            "◯水岸富美男君\u3000自由民主党を代表して質問いたします。\n\n4:\n"
+            "◯議長（渡辺淳也君）以上で本臨時会を閉会いたします。\n")
+    f = tmp_path / "20260203.txt"
+    f.write_bytes(text.replace("\n", "\r\n").encode("cp932"))
+    d = parse_path(f)
+    m = d.meetings[0]
+    assert (m.body, m.name, m.date) == ("山梨県議会", "令和８年２月臨時会（第１号）", "2026-02-03")
+    assert [(t.speaker, t.kind) for t in d.turns] == [
+        ("議長（渡辺淳也君）", SpeakerKind.CHAIR), ("知事（長崎幸太郎君）", SpeakerKind.EXECUTIVE),
+        ("水岸富美男君", SpeakerKind.MEMBER), ("議長（渡辺淳也君）", SpeakerKind.CHAIR)]
+    assert d.turns[0].text.endswith("本日の会議を開きます。") and d.turns[1].text.endswith("申し上げます。")
+    assert not any(t.text.rstrip().endswith(":") for t in d.turns)
+    assert coverage_problems(d) == []
+
+
 DEV = Path(__file__).resolve().parent.parent / "corpus" / "dev"
 
 

@@ -42,7 +42,8 @@ PROCEDURE = re.compile(
 )
 SEPARATOR = re.compile(
     r"^(<PAGE=\"?[0-9]+\"?>|[―─－\-=＝◇◆・～〜~＿_*＊━－\s\u3000]+|[-－―]\s*[0-9０-９]+\s*[-－―]|[0-9０-９]+\s*/\s*[0-9０-９]+|"
-    r"[－―─-]+\s*[◇◆○]\s*[－―─-]+)$"
+    r"[－―─-]+\s*[◇◆○]\s*[－―─-]+|"
+    r"[0-9０-９]{1,4}[:：])$"  # DB-Search's text download numbers each utterance on a line of its own: 「12:」
 )
 _STAGE_WORDS = r"(拍手|笑声|笑い|登壇|降壇|議場騒然|休憩|退席|退場|着席|起立|挙手|速記|発言する者|呼ぶ者|言う者|者あり|「[^」]*」)"
 STAGE_LINE = re.compile(rf"^([〔［\[][^〕］\]]*[〕］\]]|[（(][^）)]*{_STAGE_WORDS}[^）)]*[）)])$")
