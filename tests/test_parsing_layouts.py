@@ -242,3 +242,38 @@ def test_an_archives_threads_of_different_meetings_are_different_meetings():
     assert all(d.text[a:b] in t.text for t in d.turns for a, b in t.pieces)  # offsets still point at the text
     both = parse_path(DEV / "other" / "opengikai-sangiin_20260225.json")
     assert [m.body for m in both.meetings] == ["参議院", "衆議院"]
+
+
+def test_csv_rows_one_utterance_each_grouped_into_meetings_by_their_columns(tmp_path):
+    """A CSV export in the columns a public minutes project uses (発言者, 発言内容, 年月日 as YYYY/MM/DD, 会議の名称), cp932,
+    holding the real turns of 墨田区議会's 2024-12-27 緊急議会 (corpus/dev) and of 品川区's 区民委員会 (2023-02-27): the
+    same speakers and words as their own files, two meetings with their names and dates."""
+    import csv
+    import io
+
+    sumida = parse_path(DEV / "municipal" / "sumida_20241227.json")
+    kumin = parse_path(DEV / "municipal" / "shinagawa_20230227_kumin.js")
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["発言者", "発言内容", "年月日", "会議の名称"])
+    for d, date, name in ((sumida, "2024/12/27", "令和６年度定例会１２月緊急議会"), (kumin, "2023/02/27", "区民委員会")):
+        for t in d.turns[:12]:
+            w.writerow([t.speaker, t.text, date, name])
+    f = tmp_path / "minutes.csv"
+    f.write_bytes(out.getvalue().encode("cp932", errors="replace"))
+    d = parse_path(f)
+    # no body column: 墨田区議会 is read where the chair's words state it, 品川区's committee states none
+    assert [(m.name, m.date, m.body) for m in d.meetings] == [("令和６年度定例会１２月緊急議会", "2024-12-27", "墨田区議会"),
+                                                               ("区民委員会", "2023-02-27", None)]
+    expected = [(t.speaker, t.kind) for t in sumida.turns[:12] + kumin.turns[:12]]
+    assert [(t.speaker, t.kind) for t in d.turns] == expected
+    assert d.turns[3].text.replace("\n", "") == sumida.turns[3].text.replace("\n", "")
+    assert coverage_problems(d) == []
+
+
+def test_a_csv_without_a_text_column_is_refused_with_its_header(tmp_path):
+    from rag.errors import SourceError
+    f = tmp_path / "budget.csv"
+    f.write_text("款,項,金額\n総務費,総務管理費,1000\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="without a text column.*款, 項, 金額"):
+        parse_path(f)

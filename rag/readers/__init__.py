@@ -15,7 +15,7 @@ from rag.errors import SourceError
 from rag.records import ParsedDocument, RawDocument
 
 # Bump when reading changes what turns or metadata come out of a document: `ingest` then re-reads unchanged files.
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 HEAD_BYTES = 4096
 
 
@@ -38,12 +38,13 @@ _READERS: list[Reader] = []
 def readers() -> list[Reader]:
     """Registered readers, in the order they are asked whether they accept a document."""
     if not _READERS:
+        from rag.readers.csv_records import CsvReader
         from rag.readers.html import HtmlReader
         from rag.readers.json_records import JsonReader
         from rag.readers.pdf import PdfReader
         from rag.readers.text import TextReader
 
-        _READERS.extend([JsonReader(), HtmlReader(), PdfReader(), TextReader()])
+        _READERS.extend([JsonReader(), CsvReader(), HtmlReader(), PdfReader(), TextReader()])
     return _READERS
 
 

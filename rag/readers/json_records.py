@@ -28,8 +28,8 @@ from rag.records import ParsedDocument, RawDocument, sha256_bytes
 TEXT_KEYS = ("text", "speech", "body", "content", "utterance", "raw", "message", "statement", "発言", "発言内容", "本文")
 SPEAKER_KEYS = ("speakerLabel", "speaker_label", "speaker", "speakerName", "speaker_name", "name", "title",
                 "発言者", "発言者名")
-MEETING_KEYS = ("meetingName", "meeting_name", "nameOfMeeting", "meeting", "title", "会議名", "name")
-DATE_KEYS = ("meetingDate", "meeting_date", "date", "heldOn", "held_on", "開催日", "日付")
+MEETING_KEYS = ("meetingName", "meeting_name", "nameOfMeeting", "meeting", "title", "会議名", "会議の名称", "name")
+DATE_KEYS = ("meetingDate", "meeting_date", "date", "heldOn", "held_on", "開催日", "日付", "年月日", "開催年月日")
 URL_KEYS = ("sourceUrl", "source_url", "url", "meetingURL", "meeting_url", "link")
 BODY_KEYS = ("council", "assembly", "house", "nameOfHouse", "body", "organization", "議会名", "自治体")
 # a record's speaker type, where an archive gives one instead of a printed label (summary minutes)
@@ -121,7 +121,7 @@ def parse_records(obj: Any, raw: RawDocument) -> ParsedDocument:
               if (p := _parse_group(owner, top, recs, text_key, speaker_key, type_key, raw)) is not None]
     if not parsed:
         raise SourceError(f"{raw.name}: JSON records hold no text (field {text_key!r} is empty in every record)")
-    return parsed[0] if len(parsed) == 1 else _merged(parsed, raw.name)
+    return parsed[0] if len(parsed) == 1 else merged(parsed, raw.name)
 
 
 def _meeting_of(owner: dict) -> tuple:
@@ -154,7 +154,7 @@ def _parse_group(owner: dict, top: dict, records: list[dict], text_key: str | No
     return parse_text("\n".join(titles + [""] if titles else []) + "\n\n".join(parts), doc, "json")
 
 
-def _merged(docs: list[ParsedDocument], name: str) -> ParsedDocument:
+def merged(docs: list[ParsedDocument], name: str) -> ParsedDocument:
     """One document of several parsed meeting groups: texts joined, offsets shifted, meetings numbered anew."""
     text, meetings, turns, segments, warnings = "", [], [], [], []
     for d in docs:
