@@ -344,3 +344,14 @@ def test_an_officials_title_the_question_says_answered_binds_the_speaker():
     for title in ("室長", "次長", "参事", "教育長", "長官"):
         assert _NAMED_ROLE.search(f"その点について{title}はどう説明したか"), title
     assert not _NAMED_ROLE.search("教育長は誰か")  # who holds it: no speaker bound
+
+
+def test_the_official_an_english_question_says_spoke_binds_the_speaker():
+    from rag.answering.extractive import english_roles
+    mayors = {"市長", "町長", "村長", "区長"}
+    assert english_roles("What did the mayor of Fukutsu say about the heavy rain disaster?") == mayors
+    assert english_roles("According to Meguro's mayor, up to what amount are goods purchases decided?") == mayors
+    assert english_roles("Why did Yokohama's vice mayor Okubo, rather than the mayor, answer Inoue's questions?") == mayors
+    assert english_roles("What did the health ministry's vice minister say the ministry would push?") == {"大臣"}
+    assert english_roles("Who is the mayor of Yokohama?") == set()  # asked about, not said to have spoken
+    assert english_roles("Did the mayor attend the ceremony?") == set()

@@ -100,6 +100,28 @@ _ASKS_NAME = re.compile(r"氏名|(?<!会社)名前|フルネーム|\bfull name\b
 _NAMED_ROLE = re.compile(r"(市長|区長|町長|村長|知事|部長|課長|局長|支所長|所長|室長|次長|参事|教育長|長官|議長|委員長|大臣|事務局)(?:(?:は|が)(?![^、。？]*(?:誰|だれ|どなた))"
                          r"(?=[^。？]*(?:答弁|答え|述べ|説明|発言|話し|話す|言っ|言う|表明|示し|語っ|報告|考え|見解|認識|姿勢|方針|意向|意欲|"
                          r"強調|訴え|呼びかけ|挨拶|あいさつ|明らか))|の答弁|に対して)")
+# "What did the mayor say…", "according to the governor": the titles an English question says spoke, as the Japanese
+# titles a speaker's label holds (mayor: 市長, 町長, 区長… and their deputies)
+_EN_ROLES = {"mayor": ("市長", "町長", "村長", "区長"), "governor": ("知事",), "superintendent": ("教育長",),
+             "minister": ("大臣",), "chair": ("委員長", "議長", "会長"), "chairman": ("委員長", "議長", "会長"),
+             "chairperson": ("委員長", "議長", "会長")}
+_EN_ROLE = re.compile(r"\b(mayor|governor|superintendent|minister|chair(?:man|person)?)\b", re.I)
+_EN_SPOKE = re.compile(r"\b(?:say|said|describe|answer|repl|explain|state|report|stress|announce|told)", re.I)
+_EN_ACCORDING = re.compile(r"\b(?:according to|as)\b", re.I)
+
+
+def english_roles(question: str) -> set[str]:
+    """Japanese titles of the official an English question says spoke ("what did the mayor of Fukutsu say",
+    "according to Meguro's mayor" -> 市長, 町長…); not a title merely asked about ("who is the mayor")."""
+    out: set[str] = set()
+    for m in _EN_ROLE.finditer(question):
+        before, after = question[max(0, m.start() - 40):m.start()], question[m.end():m.end() + 80]
+        if (_EN_SPOKE.search(after) and re.search(r"\b(?:what|how|why|when|where) did\b", before, re.I)) or \
+                _EN_ACCORDING.search(before[-25:]):
+            out |= set(_EN_ROLES[m.group(1).lower()])
+    return out
+
+
 # "大西委員は…どんな意見を述べたか": a person the question names as the one who spoke (the text before the title,
 # checked against the speakers of the retrieved turns; the last such person is the one whose words are asked for:
 # 「白井議員が求めたのに対し、山中市長はどう答えたか」)
@@ -312,7 +334,7 @@ class ExtractiveAnswerer:
         units = [u for asks, u in _ASKS_FOR if asks.search(question)] + counted_units(question) + \
             ([_REQUEST_FORM] if _ASKS_REQUEST.search(question) else [])
         per_unit = bool(_PER_UNIT.search(question))
-        roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)}
+        roles = {m.group(1) for m in _NAMED_ROLE.finditer(question)} | (english_roles(question) if english else set())
         # the person the question says spoke, when it is one of the retrieved turns' speakers (a word before a title
         # that is nobody's name here, 行財政改革特別委員長, is not checked)
         labels = {h.turn_key: _label(h) for h in hits}
