@@ -118,7 +118,8 @@ def english_roles(question: str) -> set[str]:
         before, after = question[max(0, m.start() - 40):m.start()], question[m.end():m.end() + 80]
         if (_EN_SPOKE.search(after) and re.search(r"\b(?:what|how|why|when|where) did\b", before, re.I)) or \
                 _EN_ACCORDING.search(before[-25:]):
-            out |= set(_EN_ROLES[m.group(1).lower()])
+            vice = re.search(r"\bvice[- ]$", before, re.I)  # vice minister: 副大臣, not 大臣
+            out |= {f"副{ja}" if vice else ja for ja in _EN_ROLES[m.group(1).lower()]}
     return out
 
 
