@@ -149,7 +149,8 @@ def test_topic_words_weigh_by_their_rarity_across_the_index():
 
 def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lower():
     from rag.indexing.tokens import normalise
-    from rag.timeline.core import GENERIC_PENALTY, PASSING_LENGTH, PASSING_PENALTY, common_floor, word_penalty
+    from rag.timeline.core import (FRAGMENT_PENALTY, GENERIC_PENALTY, PASSING_LENGTH, PASSING_PENALTY, common_floor,
+                                   word_penalty)
     from rag.timeline.terms import topic_terms
 
     t = topic_terms("手数料条例の改正")
@@ -171,13 +172,63 @@ def test_turns_holding_only_the_topics_common_words_or_a_passing_mention_rank_lo
     assert pen("質疑はありませんか。") == 0.0  # no topic word at all: judged by its sentences (an exchange's follow-up)
     speech = "区政運営の基本的な考え方を申し上げます。" * (PASSING_LENGTH // 20 + 1)
     assert len(speech) > PASSING_LENGTH
-    assert pen(speech + "税証明手数料などへ順次拡大します。") == PASSING_PENALTY  # named once in a long speech
+    assert pen(speech + "手数料条例により税証明などへ順次拡大します。") == PASSING_PENALTY  # named once in a long speech
+    # … and by a fragment of the compound only (手数 of 手数料条例): lowered for both (FRAGMENT_PENALTY, below)
+    assert pen(speech + "税証明手数料などへ順次拡大します。") == PASSING_PENALTY + FRAGMENT_PENALTY
     assert pen(speech + "手数料条例を改正します。手数料の額を改めます。") == 0.0  # named twice: not in passing
     assert pen("手数料の額を改めます。") == 0.0  # once, but in a short turn
     assert word_penalty(t, normalise("村税条例の一部を改正する条例"), w, None, 20) == 0.0  # no index-wide weights
     common = topic_terms("条例の改正")  # every word of the topic is common: no turn is lowered for holding only them
     wc = common.index_weights({"改正": 2000, "条例": 2500}, n)
     assert word_penalty(common, normalise("村税条例の一部を改正する条例"), wc, floor, 20) == 0.0
+
+
+def test_long_turns_holding_only_fragments_of_the_topics_compounds_rank_lower():
+    from rag.indexing.tokens import normalise
+    from rag.sources.folder import parse_file
+    from rag.timeline.core import FRAGMENT_LENGTH, FRAGMENT_PENALTY, common_floor, word_penalty
+    from rag.timeline.terms import topic_terms
+
+    n = 10000
+    floor = common_floor(n)
+
+    def turn(doc: str, quote: str):
+        d = parse_file(ROOT / "corpus" / "dev" / "municipal" / doc)
+        return next(x for x in d.turns if quote in x.text)
+
+    def pen(t, w, x) -> float:
+        return word_penalty(t, normalise(x.text), w, floor, len(x.text))
+
+    # real minutes (葛飾区議会 2025-02-14): the 副区長's budget explanation speaks of 職員費 and 特別会計, never of
+    # 会計年度任用職員; the same meeting's many-bill explanation names 物価高騰 (inside 物価高騰対策) and is on it
+    kaikei = topic_terms("会計年度任用職員")
+    wk = kaikei.index_weights({"会計年度任用職員": 40, "会計": 500, "年度": 1500, "任用": 60, "職員": 400}, n)
+    budget = turn("katsushika_20250214.txt", "第９款職員費は、退職手当の減などにより")
+    assert len(budget.text) > FRAGMENT_LENGTH and "会計年度任用職員" not in budget.text
+    assert kaikei.fragments_only(budget.text, wk, floor)
+    assert pen(kaikei, wk, budget) == FRAGMENT_PENALTY
+    bukka = topic_terms("物価高騰対策")
+    wb = bukka.index_weights({"物価高騰対策": 150, "物価": 380, "高騰": 340, "対策": 600, "物価高騰": 330}, n)
+    assert "物価高騰" in bukka.whole_words(wb, floor)
+    bills = turn("katsushika_20250214.txt", "第１７款繰入金は、物価高騰対応重点支援地方創生臨時交付金")
+    assert len(bills.text) > FRAGMENT_LENGTH and pen(bukka, wb, bills) == 0.0
+    # 赤井川村 2024-04-26: 定額 of 「定額減税」 inside 既定額, in the 副村長's explanation of a 専決処分's budget
+    genzei = topic_terms("定額減税")
+    wg = genzei.index_weights({"定額減税": 40, "定額": 80, "減税": 40}, n)
+    village = turn("akaigawa_20240426.json", "５項入湯税、１目入湯税")
+    assert "定額減税" not in village.text and pen(genzei, wg, village) == FRAGMENT_PENALTY
+    # 安平町 2024-01-29: the minutes break 能登半島地震 across a line (「能\n登半島地震」); found whole all the same
+    noto = topic_terms("能登半島地震の被災地支援")
+    wn = noto.index_weights({"能登半島地震": 70, "被災地支援": 2, "能登": 70, "半島": 75, "地震": 170, "被災": 120,
+                             "支援": 1200}, n)
+    relief = turn("abira_20240129.json", "２目災害対策費は行政報告")
+    assert len(relief.text) > FRAGMENT_LENGTH and not noto.fragments_only(relief.text, wn, floor)
+    # a short turn holding a fragment is left to its sentences (a follow-up names the topic by a part)
+    assert not kaikei.fragments_only("職員の任用について伺います。", wk, floor) or \
+        word_penalty(kaikei, normalise("職員の任用について伺います。"), wk, floor, 14) == 0.0
+    # a topic without compounds has no fragments (監査 and 選任 are its whole words)
+    kansa = topic_terms("監査委員の選任")
+    assert kansa.whole_words(kansa.index_weights({"監査": 90, "選任": 110}, n), floor) == ()
 
 
 def _sample_turn(doc: str, quote: str):

@@ -77,6 +77,12 @@ GENERIC_PENALTY = 0.08
 # specific words only once mentions it in passing: its relevance is lowered by PASSING_PENALTY
 PASSING_LENGTH = 5000
 PASSING_PENALTY = 0.05
+# a long turn (a budget speech, a many-bill explanation: over FRAGMENT_LENGTH characters) that holds the topic's words
+# only as fragments of its compounds — 職員 (職員費) and 会計 (特別会計) but never 会計年度任用職員, 定額 inside 既定額 —
+# speaks of other business in the topic's vocabulary: its relevance is lowered by FRAGMENT_PENALTY
+# (TopicTerms.fragments_only; a short turn is left to its sentences: follow-ups name the topic by a part)
+FRAGMENT_LENGTH = 2500
+FRAGMENT_PENALTY = 0.05
 # a list of the meeting's business rather than a statement: the front matter of the minutes (議事日程, 出席議員,
 # 会議に付した事件, 説明のため出席した者) and the chair's or secretariat's 諸般の報告 / 庶務報告 (documents received,
 # reports filed) name every bill and report of the session; lowered by LISTING_PENALTY
@@ -279,16 +285,20 @@ def common_floor(n: int) -> float:
 def word_penalty(terms: TopicTerms, text: str, weights: dict[str, float], floor: float | None, length: int) -> float:
     """GENERIC_PENALTY for a turn (normalised `text`) that holds some of the topic's words but none weighing at least
     `floor` (a word of procedure such as 選任 never counts: terms.PROCEDURE_WORDS); PASSING_PENALTY for a turn longer
-    than PASSING_LENGTH that names the topic by such a word only once; 0 otherwise, and always 0 without index-wide
-    weights (`floor` None) or when no topic word is specific."""
+    than PASSING_LENGTH that names the topic by such a word only once, and FRAGMENT_PENALTY (added) for a turn longer
+    than FRAGMENT_LENGTH that holds only fragments of the topic's compounds (TopicTerms.fragments_only); 0 otherwise,
+    and always 0 without index-wide weights (`floor` None) or when no topic word is specific."""
     if floor is None or not any(terms.specific(u, weights, floor) for u in weights):
         return 0.0  # every topic word is common (「補正予算」 in a corpus of budgets): the words cannot tell turns apart
     found, specific = terms.mentions(text, weights, floor, normalised=True)
     if found and not specific:
         return GENERIC_PENALTY
+    penalty = 0.0
     if specific == 1 and length > PASSING_LENGTH:
-        return PASSING_PENALTY
-    return 0.0
+        penalty += PASSING_PENALTY
+    if length > FRAGMENT_LENGTH and terms.fragments_only(text, weights, floor, normalised=True):
+        penalty += FRAGMENT_PENALTY
+    return penalty
 
 
 def turn_penalty(terms: TopicTerms, turn: Turn, text: str, weights: dict[str, float], floor: float | None) -> float:

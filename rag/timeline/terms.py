@@ -151,6 +151,28 @@ class TopicTerms:
                     most = max(most, n)
         return found, most
 
+    def whole_words(self, weights: dict[str, float], floor: float) -> tuple[str, ...]:
+        """The words that name the topic whole rather than by a fragment: its compounds (会計年度任用職員), the
+        VARIANT_GROUPS words inside them (物価高騰 in 物価高騰対策) and its specific words that belong to no compound
+        (クラウド of 「データセンター・クラウドへの移行」). Empty for a topic without compounds (「監査委員の選任」
+        reads as 監査 and 選任: no fragment to tell from the whole)."""
+        if not self.compounds:
+            return ()
+        grouped = [p for p in self.parts if any(p in c for c in self.compounds)
+                   and any(g == p for g, _ in _variant_words(p))]
+        alone = [p for p in self.parts if not any(p in c for c in self.compounds) and self.specific(p, weights, floor)]
+        return tuple(dict.fromkeys(self.compounds + tuple(grouped) + tuple(alone)))
+
+    def fragments_only(self, text: str, weights: dict[str, float], floor: float, normalised: bool = False) -> bool:
+        """Whether `text` holds some of the topic's words but none whole (whole_words): 職員 and 会計 of
+        「会計年度任用職員」 in a budget speech's 職員費 and 会計, 定額 of 「定額減税」 inside 既定額. Words are looked
+        for across the minutes' line breaks (能登半島地震 written 「能\\n登半島地震」 in a PDF's text)."""
+        whole = self.whole_words(weights, floor)
+        if not whole:
+            return False
+        t = (text if normalised else normalise(text)).replace("\r", "").replace("\n", "")
+        return any(self.found(u, t) for u in self.units) and not any(self.found(u, t) for u in whole)
+
     @staticmethod
     def specific(unit: str, weights: dict[str, float], floor: float) -> bool:
         """Whether a topic word tells turns apart: it weighs at least `floor` and names no step of procedure."""
