@@ -21,7 +21,7 @@ from rag.indexing.tokens import tokenize
 from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, proper_nouns
 from rag.parsing.dates import kanji_number
 from rag.parsing.metadata import find_body
-from rag.records import Filters, Hit, SpeakerKind
+from rag.records import Filters, Hit, Meeting, SpeakerKind, Turn
 from rag.store.base import Store
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -187,25 +187,26 @@ class Retriever:
             hits = self._with_election(hits, elected.group("post"), [m.group("committee") for m in _OFFICER_OF.finditer(query)])
         return hits[:k]
 
-    def _with_item_stances(self, hits: list[Hit], items: list[re.Pattern[str]], side: str) -> list[Hit]:
-        """The members' turns stating `side` (反対/賛成) on a numbered item first, in the order they spoke: in the
-        meetings of the best turns, between the first and the last chair turn naming the item."""
+    def _item_meetings(self, hits: list[Hit], items: list[re.Pattern[str]]):
+        """For each meeting of the best turns: its turns, and the positions of the chair turns naming the items."""
         seen: set[str] = set()
         for h in hits[:ITEM_FROM]:
             if h.meeting.id in seen:
                 continue
             seen.add(h.meeting.id)
             turns = self.context(h.turn_key, before=100_000, after=100_000)
-            naming = [i for i, (_, t, _) in enumerate(turns)
-                      if t.kind is SpeakerKind.CHAIR and any(p.search(_numbers(t.text)) for p in items)]
-            if len(naming) < 2:
-                continue
-            stated = [turns[j] for j in range(naming[0] + 1, naming[-1])
-                      if turns[j][1].kind is SpeakerKind.MEMBER and _STATES_STANCE[side].search(turns[j][1].text)]
-            if stated:
-                keys = {key for key, _, _ in stated}
-                return [*(Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text))
-                          for key, turn, meeting in stated), *(o for o in hits if o.turn_key not in keys)]
+            yield turns, [i for i, (_, t, _) in enumerate(turns)
+                          if t.kind is SpeakerKind.CHAIR and any(p.search(_numbers(t.text)) for p in items)]
+
+    def _with_item_stances(self, hits: list[Hit], items: list[re.Pattern[str]], side: str) -> list[Hit]:
+        """The members' turns stating `side` (反対/賛成) on a numbered item first, in the order they spoke: in the
+        meetings of the best turns, between the first and the last chair turn naming the item."""
+        for turns, naming in self._item_meetings(hits, items):
+            if len(naming) >= 2:
+                stated = [turns[j] for j in range(naming[0] + 1, naming[-1])
+                          if turns[j][1].kind is SpeakerKind.MEMBER and _STATES_STANCE[side].search(turns[j][1].text)]
+                if stated:
+                    return _first(stated, hits)
         return hits
 
     def _with_election(self, hits: list[Hit], post: str, committees: list[str]) -> list[Hit]:
@@ -216,32 +217,22 @@ class Retriever:
         if not hits or (committees and not any(c in (hits[0].meeting.name or "") for c in committees)):
             return hits
         names_post = re.compile(rf"(?<![副臨時]){post}")
-        for key, turn, meeting in self.context(hits[0].turn_key, before=100_000, after=100_000):
-            if turn.kind is SpeakerKind.CHAIR and any(names_post.search(s) and _ELECTED.search(s)
-                                                       for s in re.split(r"(?<=。)", re.sub(r"\s", "", turn.text))):
-                rest = [o for o in hits if o.turn_key != key]
-                return [Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text)), *rest]
+        for found in self.context(hits[0].turn_key, before=100_000, after=100_000):
+            if found[1].kind is SpeakerKind.CHAIR and any(names_post.search(s) and _ELECTED.search(s)
+                                                           for s in re.split(r"(?<=。)", re.sub(r"\s", "", found[1].text))):
+                return _first([found], hits)
         return hits
 
     def _with_item_outcomes(self, hits: list[Hit], items: list[re.Pattern[str]]) -> list[Hit]:
         """The chair's turn declaring how a numbered item ended, first: in the meetings of the best turns, the last chair
         turn naming the item (the one putting it to the vote), then the first declaration from it on."""
-        seen: set[str] = set()
-        for h in hits[:ITEM_FROM]:
-            if h.meeting.id in seen:
-                continue
-            seen.add(h.meeting.id)
-            turns = self.context(h.turn_key, before=100_000, after=100_000)
-            naming = [i for i, (_, t, _) in enumerate(turns)
-                      if t.kind is SpeakerKind.CHAIR and any(p.search(_numbers(t.text)) for p in items)]
+        for turns, naming in self._item_meetings(hits, items):
             for i in reversed(naming):
                 declared = next((j for j in range(i, min(i + OUTCOME_WITHIN, len(turns)))
                                  if turns[j][1].kind is SpeakerKind.CHAIR and _DECLARED.search(re.sub(r"\s", "", turns[j][1].text))),
                                 None)
                 if declared is not None:
-                    key, turn, meeting = turns[declared]
-                    rest = [o for o in hits if o.turn_key != key]
-                    return [Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text)), *rest]
+                    return _first([turns[declared]], hits)
         return hits
 
     def _with_replies(self, hits: list[Hit]) -> list[Hit]:
@@ -320,6 +311,13 @@ class Retriever:
     def context(self, turn_key: str, before: int = 2, after: int = 2):
         """The turns around a turn in the same meeting: [(turn_key, Turn, Meeting)] in order."""
         return self.store.neighbours(turn_key, before, after)
+
+
+def _first(found: list[tuple[str, Turn, Meeting]], hits: list[Hit]) -> list[Hit]:
+    """The turns found (key, turn, meeting) first, at the best hit's score, in their order; the other hits after."""
+    keys = {key for key, _, _ in found}
+    return [*(Hit(key, turn, meeting, hits[0].score, None, None, 0, len(turn.text)) for key, turn, meeting in found),
+            *(o for o in hits if o.turn_key not in keys)]
 
 
 def items_named(query: str) -> list[re.Pattern[str]]:

@@ -20,31 +20,40 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 
 
 @lru_cache(maxsize=None)
-def _parsed(prefix: str):
-    return read(file_document(next(CORPUS.glob(f"{prefix}_*.txt"))))
-
-
-def _hits(prefix: str) -> list[Hit]:
-    d = _parsed(prefix)
+def _turn_hits(path: Path) -> list[Hit]:
+    """A parsed document's turns as hits, keys t0, t1… in order."""
+    d = read(file_document(path))
     meetings = {m.id: m for m in d.meetings}
     return [Hit(f"t{i}", t, meetings[t.meeting_id], 0.0) for i, t in enumerate(d.turns)]
 
 
-def _hit(prefix: str, text: str) -> Hit:
-    found = [h for h in _hits(prefix) if text in h.turn.text]
+def _the_hit(hits: list[Hit], text: str) -> Hit:
+    found = [h for h in hits if text in h.turn.text]
     assert len(found) == 1, f"{text!r}: {len(found)} turns"
     return found[0]
 
 
-def _neighbours(prefix: str):
-    hits = _hits(prefix)
+def _around(hits: list[Hit], before: int):
+    """The neighbours function the answerer gets: `before` turns before, one after, in the same meeting."""
     position = {h.turn_key: i for i, h in enumerate(hits)}
 
     def around(turn_key: str) -> list[Hit]:
         i = position[turn_key]
-        return [o for o in hits[max(i - 1, 0): i + 2] if o.turn_key != turn_key and o.meeting.id == hits[i].meeting.id]
+        return [o for o in hits[max(i - before, 0): i + 2] if o.turn_key != turn_key and o.meeting.id == hits[i].meeting.id]
 
     return around
+
+
+def _hits(prefix: str) -> list[Hit]:
+    return _turn_hits(next(CORPUS.glob(f"{prefix}_*.txt")))
+
+
+def _hit(prefix: str, text: str) -> Hit:
+    return _the_hit(_hits(prefix), text)
+
+
+def _neighbours(prefix: str):
+    return _around(_hits(prefix), before=1)
 
 
 def _kinds(question: str) -> list[tuple[str, str]]:
@@ -168,28 +177,16 @@ def test_a_person_named_by_the_source_meets_the_question_under_a_shortened_label
 DEV = CORPUS.parent / "dev"
 
 
-@lru_cache(maxsize=None)
 def _dev_hits(name: str) -> list[Hit]:
-    d = read(file_document(next(DEV.rglob(name))))
-    meetings = {m.id: m for m in d.meetings}
-    return [Hit(f"{name}#{i}", t, meetings[t.meeting_id], 0.0) for i, t in enumerate(d.turns)]
+    return _turn_hits(next(DEV.rglob(name)))
 
 
 def _dev_hit(name: str, text: str) -> Hit:
-    found = [h for h in _dev_hits(name) if text in h.turn.text]
-    assert len(found) == 1, f"{text!r}: {len(found)} turns"
-    return found[0]
+    return _the_hit(_dev_hits(name), text)
 
 
 def _dev_neighbours(name: str):
-    hits = _dev_hits(name)
-    position = {h.turn_key: i for i, h in enumerate(hits)}
-
-    def around(turn_key: str) -> list[Hit]:
-        i = position[turn_key]
-        return [o for o in hits[max(i - 3, 0): i + 2] if o.turn_key != turn_key and o.meeting.id == hits[i].meeting.id]
-
-    return around
+    return _around(_dev_hits(name), before=3)
 
 
 def _labels(question: str, hit: Hit, neighbours=None) -> list[str]:
