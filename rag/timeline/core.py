@@ -10,11 +10,11 @@ Relevance of a turn = its best sentence's score against the topic (the extractiv
 embedding similarity + the topic's character bigrams found + what the topic asks for) + W_COVER × the share of the
 topic's words found in the turn under any of their spellings (rag.timeline.terms; each word weighted by its rarity
 across the index, so that 活用 in 「RPAの活用」 counts for little) + W_KEYWORD × its BM25 score over the topic's best,
-less a penalty for a turn that holds only the topic's common or procedural words or names it once in a long speech
-(word_penalty), or lists the meeting's business (listing_penalty). A turn is kept when its relevance reaches
-RELEVANCE_CUT (BROAD_CUT for a broader, less precise list); an entry at or above EXCHANGE_FROM also brings in the
-other side of its exchange (the member's question it answers, the officials' replies to it) when that reaches
-EXCHANGE_FLOOR: follow-ups rarely name the topic (follow_exchanges); and a committee's agenda item whose statements
+less a penalty for a turn that holds only the topic's common or procedural words, names it once in a long speech or
+holds only fragments of its compounds in a long one (word_penalty), or lists the meeting's business
+(listing_penalty). A turn is kept when its relevance reaches RELEVANCE_CUT (BROAD_CUT for a broader, less precise
+list); an entry at or above EXCHANGE_FROM also brings in the other side of its exchange (the member's question it
+answers, the officials' replies to it) when that reaches EXCHANGE_FLOOR: follow-ups rarely name the topic (follow_exchanges); and a committee's agenda item whose statements
 are mostly such entries brings in its other statements (follow_agenda). Tried and measured without gain
 (eval/timeline/README.md): a per-topic background level, gap detection, pseudo-relevance feedback, mean-centred
 vectors, the question/answer partner's relevance as a score, filling every gap between two entries of a meeting,
