@@ -29,9 +29,10 @@ SET = ROOT / "eval" / "dev" / "questions.jsonl"
 # the constraints on the meeting's own fields (sitting, house, committee, asker): dev hit@1 .691, hit@5 .926, cites
 # .914, covers .824, figure .952, refused .812, wrongly refused .004; frozen test hit@1 .725, hit@5 .881, cites .817,
 # covers .651, body .990, figure .920, refused .667 (12 of 18), wrongly refused .055; less ~0.03 (one question of
-# the 18 unanswerable frozen ones is .056)
+# the 18 unanswerable frozen ones is .056). Dev raised again at the end of that day after the answer rules on
+# elections, stances, requests and titles (dev cites .938, covers .855; the frozen split did not move: .835 / .670)
 FLOORS = {
-    "dev": {"hit@1": 0.66, "hit@5": 0.89, "cites_answer": 0.88, "quote_covers": 0.79, "body_ok": 0.96,
+    "dev": {"hit@1": 0.66, "hit@5": 0.89, "cites_answer": 0.90, "quote_covers": 0.82, "body_ok": 0.96,
             "date_ok": 0.96, "figure_in_answer": 0.92, "abstention_recall": 0.76},
     "test": {"hit@1": 0.68, "hit@5": 0.85, "cites_answer": 0.78, "quote_covers": 0.62, "body_ok": 0.95,
              "date_ok": 0.97, "figure_in_answer": 0.89, "abstention_recall": 0.60},
