@@ -18,7 +18,7 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named, speakers_named
 from rag.indexing.tokens import tokenize
-from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, proper_nouns
+from rag.language import asks_outcome, asks_procedure, is_english, proper_nouns
 from rag.parsing.dates import kanji_number
 from rag.parsing.metadata import find_body
 from rag.records import Filters, Hit, Meeting, SpeakerKind, Turn
@@ -262,7 +262,8 @@ class Retriever:
             for key, turn, meeting in self.context(h.turn_key, before=0, after=OUTCOME_WITHIN)[1:]:
                 if h.turn.agenda and turn.agenda != h.turn.agenda:
                     break
-                if turn.kind is SpeakerKind.CHAIR and declares_outcome(turn.text):
+                # a declaration, not the call to vote (「本件を承認することに賛成の諸君の起立を求めます」)
+                if turn.kind is SpeakerKind.CHAIR and _DECLARED.search(re.sub(r"\s", "", turn.text)):
                     at = [o.turn_key for o in out].index(h.turn_key) + 1
                     if key not in [o.turn_key for o in out[:at + 1]]:
                         out = [o for o in out if o.turn_key != key]
