@@ -44,9 +44,12 @@ def declares_decision(text: str) -> bool:
 # a question for how an item ended (the vote, its result), not for what was said about it
 _ASKS_OUTCOME = re.compile(r"採決結果|採決の結果|どう採決|採決はどう|可決|否決|賛否|決着|結果|どうなっ|どう決ま|どのように決ま|どう扱われ|どう処理|承認され|同意され|"
                            r"認定され|採択され|\bvot|outcome|\bresult|\bpassed|approved|adopted|rejected", re.I)
-# the chair's turn that declares how an item ended
-_DECLARES_OUTCOME = re.compile(r"可決|否決|承認|同意|認定|採択|不採択|了承|決定いたしま|決定されま|決しました|ことに決|"
-                               r"総数[0-9０-９一二三四五六七八九十]|賛成[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
+# the chair's turn that declares how an item ended — a declaration, not the call to vote (「本件を承認することに賛成の
+# 諸君の起立を求めます」), a proposal (「原案のとおり承認することにしたいと思います」) nor a report's recommendation
+# (「原案可決であります」); matched with the text's spaces removed (PDFs space out 可 決)
+_DECLARES_OUTCOME = re.compile(r"(?:可決|否決|承認|同意|認定|採択|了承)(?:され(?:まし)?た|することに決|と決|いたしました)|ことに決|"
+                               r"決しました|決定(?:いた|を|し)|総数[0-9０-９一二三四五六七八九十]|賛成[0-9０-９一二三四五六七八九十]|"
+                               r"起立多数|起立全員|賛成多数|不採択")
 
 
 # who was chosen (the person named in the chair's declaration), not who spoke: 「委員長に選ばれたのは誰か」
@@ -94,7 +97,7 @@ def asks_outcome(question: str) -> bool:
 
 
 def declares_outcome(text: str) -> bool:
-    return bool(_DECLARES_OUTCOME.search(text))
+    return bool(_DECLARES_OUTCOME.search(re.sub(r"\s", "", text)))
 
 
 def proper_nouns(text: str) -> list[tuple[str, str]]:
@@ -134,3 +137,14 @@ def focus_of(question: str, names: Sequence[str] = ()) -> str:
     text = re.sub(r"[\s\u3000]+", " ", text).strip()
     text = re.sub(r"^(?:会|議会)?[ はでがのにを、]+", "", text)  # what was left of 横浜市会で, 墨田区議会の
     return text if len(text) >= 3 else question
+
+
+# 「予算特別委員会の副委員長には誰が選ばれたか」: the committee whose officers a question asks who was elected
+_OFFICERS_ELECTED = re.compile(r"(?<![0-9０-９一二三四五六七八九十])(?P<name>[一-龥ァ-ヶー・]{2,24}?(?:委員会|審査会|調査会|協議会|分科会))"
+                               r"の(?:副|正副)?(?:委員長|会長|理事)(?:に|には|は)?(?:誰が|どなたが)?"
+                               r"(?:選ばれ|選出され|選任され|互選され|当選し|決まっ|決定し|就任し)")
+
+
+def officers_elected_by(question: str) -> list[str]:
+    """The committees (as written) whose chair, vice-chair… the question asks about being elected."""
+    return [m.group("name") for m in _OFFICERS_ELECTED.finditer(question)]

@@ -18,7 +18,7 @@ import numpy as np
 from rag.config import RETRIEVAL_MODES
 from rag.english import council_terms, place_stem, places_named, speakers_named
 from rag.indexing.tokens import tokenize
-from rag.language import asks_outcome, asks_procedure, is_english, proper_nouns
+from rag.language import asks_outcome, asks_procedure, declares_outcome, is_english, officers_elected_by, proper_nouns
 from rag.parsing.dates import kanji_number
 from rag.parsing.metadata import find_body
 from rag.records import Filters, Hit, Meeting, SpeakerKind, Turn
@@ -35,9 +35,6 @@ _ITEM_NAMED = re.compile(r"(?P<kind>市|議案|承認|請願|陳情|報告|諮�
                          r"|第(?P<n2>[0-9０-９一二三四五六七八九十百]+)号議案")
 _ASKS_END = re.compile(r"どうなっ|どう(?:扱|処理|決|採決)|どのように(?:扱|処理|決)|採決(?:の)?結果|可決|否決|承認され|同意され|認定され|"
                        r"採択され|決着|結果")
-# a declaration, not a proposal (「原案のとおり承認することにしたいと思います」) nor a report's recommendation (「原案可決であります」)
-_DECLARED = re.compile(r"(?:可決|否決|承認|同意|認定|採択|了承)(?:され(?:まし)?た|することに決|と決|いたしました)|ことに決|決しました|"
-                       r"決定(?:いた|を|し)|総数\s*[0-9０-９一二三四五六七八九十]|起立多数|起立全員|賛成多数")
 # 「第11号議案に反対した委員は、どのような理由を挙げたか」: the members' statements of their stance on that item (討論,
 # 「…ので、反対いたします」), between the chair putting it up and the vote, in the meetings of the best turns
 _ASKS_STANCE = re.compile(r"(?P<side>反対|賛成)(?:し(?:た|ている)|の(?:理由|立場|意見)|討論|を表明)")
@@ -48,7 +45,6 @@ _STATES_STANCE = {side: re.compile(rf"{side}(?:いた)?します|{side}(?:で(?:
 _ASKS_ELECTED = re.compile(r"(?P<post>(?:副|臨時)?(?:委員長|議長|理事|会長|座長))(?:に|には|として)?(?:は)?(?:誰が|どなたが)?"
                            r"(?:選ばれ|選出され|選任され|決まっ|決定し|就任し|当選し|互選され)")
 _ASKS_PERSON = re.compile(r"誰|どなた|だれ")
-_OFFICER_OF = re.compile(r"(?P<committee>[一-龥ァ-ヶー・]{2,20}?(?:委員会|審査会|調査会|分科会))の(?:副|正副)?(?:委員長|会長|理事)")
 _ELECTED = re.compile(r"当選され|当選と決|選任(?:する)?ことに決定|選任されました|選出されました|就任することに決定")
 # a body the question names (墨田区の…, Hakodate's…, 参議院の…): a dense search inside it is fused as one more
 # ranking, so its turns rise without the others being cut (a body the minutes do not state stays findable)
@@ -184,7 +180,7 @@ class Retriever:
             hits = self._with_item_stances(hits, items, stance.group("side"))
         elected = _ASKS_ELECTED.search(query)
         if elected and _ASKS_PERSON.search(query) and not (filters and (filters.speaker or filters.kind)):
-            hits = self._with_election(hits, elected.group("post"), [m.group("committee") for m in _OFFICER_OF.finditer(query)])
+            hits = self._with_election(hits, elected.group("post"), officers_elected_by(query))
         return hits[:k]
 
     def _item_meetings(self, hits: list[Hit], items: list[re.Pattern[str]]):
@@ -229,7 +225,7 @@ class Retriever:
         for turns, naming in self._item_meetings(hits, items):
             for i in reversed(naming):
                 declared = next((j for j in range(i, min(i + OUTCOME_WITHIN, len(turns)))
-                                 if turns[j][1].kind is SpeakerKind.CHAIR and _DECLARED.search(re.sub(r"\s", "", turns[j][1].text))),
+                                 if turns[j][1].kind is SpeakerKind.CHAIR and declares_outcome(turns[j][1].text)),
                                 None)
                 if declared is not None:
                     return _first([turns[declared]], hits)
@@ -262,8 +258,7 @@ class Retriever:
             for key, turn, meeting in self.context(h.turn_key, before=0, after=OUTCOME_WITHIN)[1:]:
                 if h.turn.agenda and turn.agenda != h.turn.agenda:
                     break
-                # a declaration, not the call to vote (「本件を承認することに賛成の諸君の起立を求めます」)
-                if turn.kind is SpeakerKind.CHAIR and _DECLARED.search(re.sub(r"\s", "", turn.text)):
+                if turn.kind is SpeakerKind.CHAIR and declares_outcome(turn.text):  # (not the call to vote)
                     at = [o.turn_key for o in out].index(h.turn_key) + 1
                     if key not in [o.turn_key for o in out[:at + 1]]:
                         out = [o for o in out if o.turn_key != key]

@@ -271,9 +271,12 @@ def test_csv_rows_one_utterance_each_grouped_into_meetings_by_their_columns(tmp_
     assert coverage_problems(d) == []
 
 
-def test_a_csv_without_a_text_column_is_refused_with_its_header(tmp_path):
+def test_a_csv_without_a_text_column_or_rows_is_refused_with_a_clear_reason(tmp_path):
     from rag.errors import SourceError
     f = tmp_path / "budget.csv"
     f.write_text("款,項,金額\n総務費,総務管理費,1000\n", encoding="utf-8")
     with pytest.raises(SourceError, match="without a text column.*款, 項, 金額"):
+        parse_path(f)
+    f.write_text("発言者,発言内容,年月日\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="a header and no rows"):
         parse_path(f)

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from rag.answering.base import nfkc
 from rag.english import HOUSES, place_stem, places_named
-from rag.language import is_english, proper_nouns
+from rag.language import is_english, officers_elected_by, proper_nouns
 from rag.parsing.metadata import find_body
 from rag.parsing.dates import find_english_year_months, find_year_months, kanji_number
 from rag.records import Hit, SpeakerKind
@@ -198,11 +198,8 @@ _WHEN_WORDS = {"令和", "平成", "昭和", "年度", "今年", "本年", "今�
 
 # the committee a question says it was said in: 「品川区の区民委員会で」「衆議院文部科学委員会において」
 _IN_COMMITTEE = re.compile(r"(?<![0-9０-９一二三四五六七八九十])(?P<name>[一-龥ァ-ヶー・]{2,24}?(?:委員会|審査会|調査会|協議会|分科会))(?=(?:[（(][^（()）]{1,20}[）)])?(?:で|において|の(?:会議|審議|質疑|初回|席上)))")
-# 「予算特別委員会の副委員長には誰が選ばれたか」: a committee elects its officers in its own meeting (unless the question
-# names the sitting that heard them reported: 「臨時会で建設委員会の委員長に決まったのは」)
-_OFFICERS_ELECTED = re.compile(r"(?<![0-9０-９一二三四五六七八九十])(?P<name>[一-龥ァ-ヶー・]{2,24}?(?:委員会|審査会|調査会|協議会|分科会))"
-                               r"の(?:副|正副)?(?:委員長|会長|理事)(?:に|には|は)?(?:誰が|どなたが)?"
-                               r"(?:選ばれ|選出され|互選され|当選し|決まっ|就任し)")
+# a committee whose officers the question asks about elects them in its own meeting (unless the question names the
+# sitting that heard them reported: 「臨時会で建設委員会の委員長に決まったのは」)
 _SITTING_WORD = re.compile(r"本会議|定例会|臨時会|緊急議会")
 _COMMITTEE_WORD = re.compile(r"(?:特別|常任)?(?:委員会|審査会|調査会|協議会|分科会)$")
 # boards of the executive that share the word 委員会 (教育委員会の方針) are no meeting
@@ -214,9 +211,9 @@ def committees_named(question: str, places: Sequence[str] = ()) -> list[str]:
     (品川区区民委員会 -> 区民委員会)."""
     bodies = ["衆議院", "参議院"] + [b for b in [find_body(question)] if b] + list(places)
     out = []
-    officers = [] if _SITTING_WORD.search(question) else list(_OFFICERS_ELECTED.finditer(question))
-    for m in [*_IN_COMMITTEE.finditer(question), *officers]:
-        name = re.sub(r"^.*[0-9０-９一二三四五六七八九十元](?:年度|年|回|月|日|号)(?=[一-龥ァ-ヶー])", "", m.group("name"))  # 第1回…, 令和6年…
+    officers = [] if _SITTING_WORD.search(question) else officers_elected_by(question)
+    for name in [m.group("name") for m in _IN_COMMITTEE.finditer(question)] + officers:
+        name = re.sub(r"^.*[0-9０-９一二三四五六七八九十元](?:年度|年|回|月|日|号)(?=[一-龥ァ-ヶー])", "", name)  # 第1回…, 令和6年…
         for b in sorted(bodies, key=len, reverse=True):
             if name.startswith(b) and len(name) > len(b) + 2:
                 name = name[len(b):]

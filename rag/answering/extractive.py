@@ -231,8 +231,6 @@ class ExtractiveAnswerer:
         for c in sorted(sentences, key=lambda c: c.start):
             turns.setdefault(c.hit.turn_key, []).append(c)
 
-        headings = _HEADING_NAMED.findall(nfkc(question))
-
         def led_in(c: _Sentence) -> _Sentence | None:
             """A sentence that leads in to what is asked (「会議録署名員を定めます。」, 「委員長の報告を求めます。」, 「課題が
             二点あります。」) together with the sentences after it up to the one that states the figure or name."""
@@ -243,15 +241,6 @@ class ExtractiveAnswerer:
                 if n.has_unit:
                     return _Sentence(c.hit, c.start, n.end, c.score, c.cos, True, c.role_ok, c.by_named, c.unmet)
             return None
-            rest = [n for n in turns[c.hit.turn_key] if n.start >= c.end]
-            # a report listed under headings (「総務委員会／委員長 こしば新議員／…／建設委員会／委員長 塚本…」): the
-            # heading the question names, with the sentences after it up to the one that answers
-            heading = next((i for i, n in enumerate(rest) if _heading_named(_text(n), headings)), None)
-            start = c.start if heading is None else rest[heading].start
-            for n in (rest if heading is None else rest[heading:])[:FOLLOW_MAX + (heading is not None)]:
-                if n.has_unit:
-                    return _Sentence(c.hit, start, n.end, c.score, c.cos, True, c.role_ok, c.by_named, c.unmet)
-            return None
 
         # the answer rests on the best close sentence that meets what the question asks for (a figure,
         # a speaker, a year, a meeting, a place…): a merely topical one does not answer it
@@ -259,6 +248,7 @@ class ExtractiveAnswerer:
         # counts the sentences that remain)
         candidates = [c for c in sentences if not c.unmet and c.by_named] or sentences
         from_heading: dict[int, int] = {}
+        headings = _HEADING_NAMED.findall(nfkc(question))
         if headings:  # a report listed under headings (「総務委員会／委員長 こしば新議員／…／建設委員会／委員長 塚本…」)
             candidates, from_heading = _under_heading(candidates, headings)
         window = [(replace(c, start=from_heading[id(c)]) if id(c) in from_heading else c, c) if fits(c)

@@ -34,13 +34,16 @@ class CsvReader:
 
     def read(self, raw: RawDocument) -> ParsedDocument:
         text, _ = decode(raw.data, raw.name)
-        delimiter = "\t" if raw.name.lower().endswith(".tsv") or text.split("\n", 1)[0].count("\t") > \
-            text.split("\n", 1)[0].count(",") else ","
-        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
-        columns = [c.strip() for c in (rows[0].keys() if rows else []) if c]
+        header = text.split("\n", 1)[0]
+        delimiter = "\t" if raw.name.lower().endswith(".tsv") or header.count("\t") > header.count(",") else ","
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        columns = [c.strip() for c in reader.fieldnames or [] if c]
         if not any(c in TEXT_KEYS for c in columns):
             raise SourceError(f"{raw.name}: a CSV without a text column (its header: {', '.join(columns[:8]) or 'none'}; "
                               f"expected one of {', '.join(TEXT_KEYS[-3:])}, {', '.join(TEXT_KEYS[:3])}…)")
+        rows = list(reader)
+        if not rows:
+            raise SourceError(f"{raw.name}: a CSV with a header and no rows")
         meeting_columns = [c for c in columns if c in MEETING_KEYS + DATE_KEYS + BODY_KEYS + URL_KEYS]
         meetings: list[dict] = []
         for row in rows:
